@@ -1,0 +1,566 @@
+//! SMC-3 operations on one medium changer: identity, geometry, element status, moves.
+
+use std::time::{Duration, Instant};
+
+use crate::address::{ElementAddress, ElementType};
+use crate::cdb::{self, ReadElementStatus, opcode, page};
+use crate::decode::{
+    self, ElementAddressAssignment, ElementStatusReply, Inquiry, decode_element_address_assignment,
+    decode_element_status,
+};
+use crate::element::{DeviceIdentifier, ElementStatus};
+use crate::error::Error;
+use crate::inventory::Inventory;
+use crate::retry::{self, Idempotence, Observed, Request, RetryPolicy};
+use crate::sense::{SenseKey, asc};
+use crate::transport::Transport;
+
+/// Timeouts per command class (docs/config.md). They travel with each command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Timeouts {
+    /// INQUIRY, MODE SENSE, TEST UNIT READY, REQUEST SENSE.
+    pub query: Duration,
+    /// One READ ELEMENT STATUS request (a library may move to scan if it has no cached data).
+    pub read_element_status: Duration,
+    /// MOVE MEDIUM and EXCHANGE MEDIUM.
+    pub moves: Duration,
+    /// INITIALIZE ELEMENT STATUS (a barcode scan of every slot on a physical library).
+    pub initialize: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            query: Duration::from_secs(60),
+            read_element_status: Duration::from_secs(120),
+            moves: Duration::from_secs(900),
+            initialize: Duration::from_secs(3600),
+        }
+    }
+}
+
+/// Largest allocation length the driver asks for: some changers read only 16 bits of the field.
+pub const MAX_ALLOCATION: usize = 0xffff;
+
+/// What to read in [`Changer::read_elements`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadOptions {
+    /// Ask for volume tags.
+    pub voltag: bool,
+    /// Ask for device identifiers (drives only, never together with volume tags).
+    pub dvcid: bool,
+}
+
+/// A medium changer reached through a [`Transport`].
+#[derive(Debug)]
+pub struct Changer<T> {
+    transport: T,
+    policy: RetryPolicy,
+    timeouts: Timeouts,
+    deadline: Option<Instant>,
+    observed: Observed,
+    voltag_supported: bool,
+}
+
+impl<T: Transport> Changer<T> {
+    /// A changer with the default retry policy and timeouts.
+    pub fn new(transport: T) -> Self {
+        Changer {
+            transport,
+            policy: RetryPolicy::default(),
+            timeouts: Timeouts::default(),
+            deadline: None,
+            observed: Observed::default(),
+            voltag_supported: true,
+        }
+    }
+
+    /// Replaces the retry policy.
+    pub fn with_policy(mut self, policy: RetryPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Replaces the timeouts.
+    pub fn with_timeouts(mut self, timeouts: Timeouts) -> Self {
+        self.timeouts = timeouts;
+        self
+    }
+
+    /// Sets the instant by which every operation must have ended (Bareos' Maximum Changer Wait).
+    pub fn set_deadline(&mut self, deadline: Option<Instant>) {
+        self.deadline = deadline;
+    }
+
+    /// Commands sent, bytes read and unit attentions seen so far.
+    pub fn observed(&self) -> &Observed {
+        &self.observed
+    }
+
+    /// The transport's device name.
+    pub fn device(&self) -> &str {
+        self.transport.name()
+    }
+
+    /// The transport.
+    pub fn transport_mut(&mut self) -> &mut T {
+        &mut self.transport
+    }
+
+    fn run(
+        &mut self,
+        op: &'static str,
+        cdb: &[u8],
+        timeout: Duration,
+        idempotence: Idempotence,
+        data: Option<&mut [u8]>,
+    ) -> Result<usize, Error> {
+        let req = Request {
+            op,
+            cdb,
+            timeout,
+            idempotence,
+        };
+        retry::execute(
+            &mut self.transport,
+            &self.policy,
+            self.deadline,
+            &mut self.observed,
+            &req,
+            data,
+        )
+    }
+
+    fn read(
+        &mut self,
+        op: &'static str,
+        cdb: &[u8],
+        timeout: Duration,
+        buf: &mut [u8],
+    ) -> Result<usize, Error> {
+        self.run(op, cdb, timeout, Idempotence::Idempotent, Some(buf))
+    }
+
+    fn decode_err(&self, op: &'static str) -> impl FnOnce(crate::error::DecodeError) -> Error + '_ {
+        move |source| Error::Decode {
+            device: self.device().to_owned(),
+            op,
+            source,
+        }
+    }
+
+    /// `INQUIRY (12h)`, standard data.
+    pub fn inquiry(&mut self) -> Result<Inquiry, Error> {
+        let mut buf = [0u8; 96];
+        let n = self.read(
+            "INQUIRY",
+            &cdb::inquiry(None, 96),
+            self.timeouts.query,
+            &mut buf,
+        )?;
+        decode::decode_inquiry(&buf[..n]).map_err(self.decode_err("INQUIRY"))
+    }
+
+    /// `INQUIRY (12h)` VPD page 80h: the unit serial number, if the device has one.
+    pub fn unit_serial_number(&mut self) -> Result<Option<String>, Error> {
+        let mut buf = [0u8; 255];
+        let cdb = cdb::inquiry(Some(page::UNIT_SERIAL_NUMBER), 255);
+        match self.read("INQUIRY VPD 80h", &cdb, self.timeouts.query, &mut buf) {
+            Ok(n) => decode::decode_unit_serial_number(&buf[..n])
+                .map_err(self.decode_err("INQUIRY VPD 80h")),
+            Err(Error::Sense { sense, .. }) if sense.key == SenseKey::IllegalRequest => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `MODE SENSE (1Ah, falling back to 5Ah)` of the Element Address Assignment page (1Dh).
+    pub fn element_address_assignment(&mut self) -> Result<ElementAddressAssignment, Error> {
+        let mut buf = [0u8; 255];
+        let op = "MODE SENSE page 1Dh";
+        match self.read(
+            op,
+            &cdb::mode_sense_6(page::ELEMENT_ADDRESS_ASSIGNMENT, 255),
+            self.timeouts.query,
+            &mut buf,
+        ) {
+            Ok(n) => {
+                decode_element_address_assignment(&buf[..n], false).map_err(self.decode_err(op))
+            }
+            Err(Error::Sense { sense, .. }) if sense.key == SenseKey::IllegalRequest => {
+                let n = self.read(
+                    op,
+                    &cdb::mode_sense_10(page::ELEMENT_ADDRESS_ASSIGNMENT, 255),
+                    self.timeouts.query,
+                    &mut buf,
+                )?;
+                decode_element_address_assignment(&buf[..n], true).map_err(self.decode_err(op))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `READ ELEMENT STATUS (B8h)`, one request, one element type.
+    pub fn read_element_status_once(
+        &mut self,
+        element_type: ElementType,
+        start: ElementAddress,
+        count: u16,
+        options: ReadOptions,
+        allocation: usize,
+    ) -> Result<ElementStatusReply, Error> {
+        let allocation = allocation.clamp(8, MAX_ALLOCATION);
+        let request = ReadElementStatus {
+            element_type,
+            voltag: options.voltag,
+            starting_address: start,
+            number_of_elements: count,
+            curdata: false,
+            dvcid: options.dvcid,
+            allocation_length: allocation as u32,
+        };
+        // dxfer_len equals the allocation length: tgt sends stale bytes past a shorter
+        // allocation otherwise, and rejects a smaller buffer.
+        let mut buf = vec![0u8; allocation];
+        let op = "READ ELEMENT STATUS";
+        let n = self.read(
+            op,
+            &cdb::read_element_status(&request),
+            self.timeouts.read_element_status,
+            &mut buf,
+        )?;
+        let mut reply =
+            decode_element_status(&buf[..n], allocation).map_err(self.decode_err(op))?;
+        // Replies list one type; anything else (tgt's type-0 garbage) is not trusted.
+        reply.elements.retain(|e| e.element_type == element_type);
+        Ok(reply)
+    }
+
+    /// `READ ELEMENT STATUS (B8h)` of up to `count` elements of one type from `start`,
+    /// in as few requests as a 64 KiB allocation allows: the request count is sized from the
+    /// descriptor length the device reports, and the next request starts after the last
+    /// address received (addresses may have gaps).
+    pub fn read_elements(
+        &mut self,
+        element_type: ElementType,
+        start: ElementAddress,
+        count: u16,
+        options: ReadOptions,
+    ) -> Result<Vec<ElementStatus>, Error> {
+        let count = usize::from(count);
+        let mut out: Vec<ElementStatus> = Vec::with_capacity(count);
+        let mut next = start;
+        // Descriptor length until the device tells: 12 + VolTag 36 + identifier header 4 (+ 34
+        // for a T10 vendor-ID based identifier).
+        let mut stride =
+            12 + if options.voltag { 36 } else { 0 } + 4 + if options.dvcid { 34 } else { 0 };
+        while out.len() < count {
+            let want = count - out.len();
+            let ask = want.min((MAX_ALLOCATION - 16) / stride).max(1);
+            let reply = self.read_element_status_once(
+                element_type,
+                next,
+                ask as u16,
+                options,
+                MAX_ALLOCATION,
+            )?;
+            if let Some(len) = reply.descriptor_length.filter(|&l| l > 0) {
+                stride = usize::from(len);
+            }
+            let before = out.len();
+            for e in reply.elements {
+                if e.address >= next && out.len() < count {
+                    next = ElementAddress(e.address.0.saturating_add(1));
+                    out.push(e);
+                }
+            }
+            let got = out.len() - before;
+            match reply.cut_at {
+                // Cut by the allocation: continue at the descriptor that did not arrive whole.
+                Some(cut) if got > 0 => next = cut.max(next),
+                // The device has nothing more from here on.
+                _ if got < ask => break,
+                _ => {}
+            }
+            if got == 0 || next.0 == u16::MAX {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every element of one type, using the page-1Dh count.
+    pub fn read_type(
+        &mut self,
+        page: &ElementAddressAssignment,
+        element_type: ElementType,
+        options: ReadOptions,
+    ) -> Result<Vec<ElementStatus>, Error> {
+        let (first, count) = page.range(element_type);
+        if count == 0 {
+            return Ok(Vec::new());
+        }
+        // Some libraries' first address is not where the type starts (mhVTL shifts
+        // overlapping ranges); start at the page's value and trust what comes back.
+        let options = ReadOptions {
+            voltag: options.voltag && self.voltag_supported,
+            ..options
+        };
+        match self.read_elements(element_type, first, count, options) {
+            Err(Error::Sense { sense, .. })
+                if options.voltag
+                    && sense.key == SenseKey::IllegalRequest
+                    && sense.is(asc::INVALID_FIELD_IN_CDB) =>
+            {
+                // No barcode reader: read again without volume tags (mtx does the same).
+                tracing::info!(
+                    device = self.device(),
+                    "library rejects VOLTAG; reading without barcodes"
+                );
+                self.voltag_supported = false;
+                self.read_elements(
+                    element_type,
+                    first,
+                    count,
+                    ReadOptions {
+                        voltag: false,
+                        ..options
+                    },
+                )
+            }
+            other => other,
+        }
+    }
+
+    /// A full inventory: page 1Dh, then storage, import/export and drives with volume tags, and
+    /// the transport. `with_transport = false` skips the transport page and uses the page's
+    /// first transport address instead (one command less).
+    pub fn inventory(
+        &mut self,
+        with_transport: bool,
+    ) -> Result<(ElementAddressAssignment, Inventory), Error> {
+        let page = self.element_address_assignment()?;
+        let tags = ReadOptions {
+            voltag: true,
+            dvcid: false,
+        };
+        let mut elements = self.read_type(&page, ElementType::Storage, tags)?;
+        elements.extend(self.read_type(&page, ElementType::ImportExport, tags)?);
+        elements.extend(self.read_type(&page, ElementType::DataTransfer, tags)?);
+        if with_transport {
+            elements.extend(self.read_type(
+                &page,
+                ElementType::MediumTransport,
+                ReadOptions {
+                    voltag: false,
+                    dvcid: false,
+                },
+            )?);
+        } else if page.medium_transports > 0 {
+            elements.push(ElementStatus::empty(
+                ElementType::MediumTransport,
+                page.first_medium_transport,
+            ));
+        }
+        let inv = Inventory::from_elements(elements);
+        for warning in inv.differences_from(&page) {
+            tracing::warn!(device = self.device(), "{warning}");
+        }
+        Ok((page, inv))
+    }
+
+    /// Device identifiers of the drives (a separate DT-only request with DVCID and without
+    /// VOLTAG, which IBM libraries require). `Ok(None)` when the library does not support DVCID.
+    pub fn drive_identifiers(
+        &mut self,
+        page: &ElementAddressAssignment,
+    ) -> Result<Option<Vec<(ElementAddress, Option<DeviceIdentifier>)>>, Error> {
+        match self.read_type(
+            page,
+            ElementType::DataTransfer,
+            ReadOptions {
+                voltag: false,
+                dvcid: true,
+            },
+        ) {
+            Ok(drives) => Ok(Some(
+                drives
+                    .into_iter()
+                    .map(|d| (d.address, d.identifier))
+                    .collect(),
+            )),
+            Err(Error::Sense { sense, .. }) if sense.key == SenseKey::IllegalRequest => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The status of one element, read with volume tags.
+    pub fn read_element(
+        &mut self,
+        element_type: ElementType,
+        address: ElementAddress,
+    ) -> Result<ElementStatus, Error> {
+        let found = self.read_elements(
+            element_type,
+            address,
+            1,
+            ReadOptions {
+                voltag: self.voltag_supported,
+                dvcid: false,
+            },
+        )?;
+        found
+            .into_iter()
+            .find(|e| e.address == address)
+            .ok_or_else(|| Error::NoSuchElement {
+                device: self.device().to_owned(),
+                element_type,
+                address,
+            })
+    }
+
+    /// `MOVE MEDIUM (A5h)` from `source` to `destination`.
+    ///
+    /// Source empty and destination full come back as [`Error::SourceEmpty`] and
+    /// [`Error::DestinationFull`]. When the command fails without telling what happened (a
+    /// transport error, an interrupted wait), the two elements are read again: if the cartridge
+    /// arrived the move succeeded; if nothing changed it failed cleanly; anything else is
+    /// [`Error::MoveOutcomeUnknown`]. The move is never sent twice blindly.
+    pub fn move_medium(
+        &mut self,
+        transport: ElementAddress,
+        source: (ElementType, ElementAddress),
+        destination: (ElementType, ElementAddress),
+    ) -> Result<(), Error> {
+        let cdb = cdb::move_medium(transport, source.1, destination.1, false);
+        let result = self.run(
+            "MOVE MEDIUM",
+            &cdb,
+            self.timeouts.moves,
+            Idempotence::Moves,
+            None,
+        );
+        match result {
+            Ok(_) => Ok(()),
+            Err(Error::Sense { sense, .. }) if sense.is(asc::SOURCE_EMPTY) => {
+                Err(Error::SourceEmpty {
+                    device: self.device().to_owned(),
+                    source_address: source.1,
+                })
+            }
+            Err(Error::Sense { sense, .. }) if sense.is(asc::DESTINATION_FULL) => {
+                Err(Error::DestinationFull {
+                    device: self.device().to_owned(),
+                    destination: destination.1,
+                })
+            }
+            Err(
+                e @ (Error::Transport { .. } | Error::Io { .. } | Error::DeadlineExceeded { .. }),
+            ) => self.settle_move(source, destination, e),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Decides a move's outcome from the two elements after a failure without sense.
+    fn settle_move(
+        &mut self,
+        source: (ElementType, ElementAddress),
+        destination: (ElementType, ElementAddress),
+        cause: Error,
+    ) -> Result<(), Error> {
+        tracing::warn!(device = self.device(), %cause, "MOVE MEDIUM outcome unknown; re-reading both elements");
+        let saved = self.deadline.take();
+        let src = self.read_element(source.0, source.1);
+        let dst = self.read_element(destination.0, destination.1);
+        self.deadline = saved;
+        match (src, dst) {
+            (Ok(s), Ok(d)) if !s.full && d.full => {
+                tracing::info!(
+                    device = self.device(),
+                    "the move completed despite the error"
+                );
+                Ok(())
+            }
+            (Ok(s), Ok(d)) if s.full && !d.full => Err(cause),
+            (s, d) => Err(Error::MoveOutcomeUnknown {
+                device: self.device().to_owned(),
+                source_address: source.1,
+                destination: destination.1,
+                detail: format!(
+                    "{cause}; afterwards source {}, destination {}",
+                    describe(&s),
+                    describe(&d)
+                ),
+            }),
+        }
+    }
+
+    /// `INITIALIZE ELEMENT STATUS (07h)`, or WITH RANGE (37h, or E7h for `vendor_range`) when
+    /// `range` is given, falling back to 07h when the range command is not supported.
+    pub fn initialize_element_status(
+        &mut self,
+        range: Option<(ElementAddress, u16)>,
+        vendor_range: bool,
+    ) -> Result<(), Error> {
+        let timeout = self.timeouts.initialize;
+        if let Some((start, count)) = range {
+            let code = if vendor_range {
+                opcode::INITIALIZE_ELEMENT_STATUS_WITH_RANGE_VENDOR
+            } else {
+                opcode::INITIALIZE_ELEMENT_STATUS_WITH_RANGE
+            };
+            let cdb = cdb::initialize_element_status_with_range(code, start, count);
+            match self.run(
+                "INITIALIZE ELEMENT STATUS WITH RANGE",
+                &cdb,
+                timeout,
+                Idempotence::Idempotent,
+                None,
+            ) {
+                Err(Error::Sense { sense, .. }) if sense.is(asc::INVALID_OPCODE) => {}
+                other => return other.map(|_| ()),
+            }
+        }
+        self.run(
+            "INITIALIZE ELEMENT STATUS",
+            &cdb::initialize_element_status(),
+            timeout,
+            Idempotence::Idempotent,
+            None,
+        )
+        .map(|_| ())
+    }
+
+    /// `PREVENT ALLOW MEDIUM REMOVAL (1Eh)` with ALLOW: unlocks doors and mail slots.
+    pub fn allow_medium_removal(&mut self) -> Result<(), Error> {
+        let timeout = self.timeouts.query;
+        self.run(
+            "PREVENT ALLOW MEDIUM REMOVAL",
+            &cdb::prevent_allow_medium_removal(false),
+            timeout,
+            Idempotence::Idempotent,
+            None,
+        )
+        .map(|_| ())
+    }
+
+    /// `TEST UNIT READY (00h)`.
+    pub fn test_unit_ready(&mut self) -> Result<(), Error> {
+        let timeout = self.timeouts.query;
+        self.run(
+            "TEST UNIT READY",
+            &cdb::test_unit_ready(),
+            timeout,
+            Idempotence::Idempotent,
+            None,
+        )
+        .map(|_| ())
+    }
+}
+
+fn describe(e: &Result<ElementStatus, Error>) -> String {
+    match e {
+        Ok(e) if e.full => "full".into(),
+        Ok(_) => "empty".into(),
+        Err(err) => format!("unreadable ({err})"),
+    }
+}

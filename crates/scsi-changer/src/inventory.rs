@@ -1,0 +1,291 @@
+//! The library's contents and the mtx(1) numbering: storage slots `1..=S` in element-address
+//! order, import/export slots `S+1..=S+I`, drives `0..D` in element-address order.
+//!
+//! This module is the only place where element addresses, slot numbers and drive indexes are
+//! converted into each other.
+
+use crate::address::{DriveIndex, ElementAddress, ElementType, SlotNumber};
+use crate::decode::ElementAddressAssignment;
+use crate::element::ElementStatus;
+
+/// Every element of a library, each list in element-address order.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Inventory {
+    /// Medium transport elements (robots).
+    pub transports: Vec<ElementStatus>,
+    /// Storage elements, slot 1 first.
+    pub storage: Vec<ElementStatus>,
+    /// Import/export elements, slot S+1 first.
+    pub import_export: Vec<ElementStatus>,
+    /// Data transfer elements, drive 0 first.
+    pub drives: Vec<ElementStatus>,
+}
+
+/// Where a drive's cartridge goes home to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HomeSlot {
+    /// The drive is empty.
+    DriveEmpty,
+    /// The library reports the source slot (SVALID) and it is a slot of this library.
+    Reported(SlotNumber),
+    /// The library does not know the source (SVALID = 0, or an address that is no slot): the
+    /// lowest free storage slot that no other drive claims (contract C1).
+    Assigned(SlotNumber),
+    /// The source is unknown and no storage slot is free.
+    Unknown,
+}
+
+impl HomeSlot {
+    /// The slot, when there is one.
+    pub fn slot(self) -> Option<SlotNumber> {
+        match self {
+            HomeSlot::Reported(s) | HomeSlot::Assigned(s) => Some(s),
+            HomeSlot::DriveEmpty | HomeSlot::Unknown => None,
+        }
+    }
+}
+
+impl Inventory {
+    /// Builds an inventory from elements of any type in any order; elements that report
+    /// "not installed" (83h/02h, 83h/04h) are left out, as mtx does, so numbering matches it.
+    pub fn from_elements(elements: impl IntoIterator<Item = ElementStatus>) -> Inventory {
+        let mut inv = Inventory::default();
+        for e in elements {
+            if e.not_installed() {
+                continue;
+            }
+            match e.element_type {
+                ElementType::MediumTransport => inv.transports.push(e),
+                ElementType::Storage => inv.storage.push(e),
+                ElementType::ImportExport => inv.import_export.push(e),
+                ElementType::DataTransfer => inv.drives.push(e),
+            }
+        }
+        for list in [
+            &mut inv.transports,
+            &mut inv.storage,
+            &mut inv.import_export,
+            &mut inv.drives,
+        ] {
+            list.sort_by_key(|e| e.address);
+            list.dedup_by_key(|e| e.address);
+        }
+        inv
+    }
+
+    /// Number of slots Bareos sees: storage plus import/export.
+    pub fn slot_count(&self) -> u16 {
+        u16::try_from(self.storage.len() + self.import_export.len()).unwrap_or(u16::MAX)
+    }
+
+    /// The element behind a slot number.
+    pub fn slot(&self, slot: SlotNumber) -> Option<&ElementStatus> {
+        let i = usize::from(slot.0).checked_sub(1)?;
+        self.storage
+            .get(i)
+            .or_else(|| self.import_export.get(i - self.storage.len()))
+    }
+
+    /// The slot number of a storage or import/export element address.
+    pub fn slot_number(&self, address: ElementAddress) -> Option<SlotNumber> {
+        if let Ok(i) = self.storage.binary_search_by_key(&address, |e| e.address) {
+            return u16::try_from(i + 1).ok().map(SlotNumber);
+        }
+        let i = self
+            .import_export
+            .binary_search_by_key(&address, |e| e.address)
+            .ok()?;
+        u16::try_from(self.storage.len() + i + 1)
+            .ok()
+            .map(SlotNumber)
+    }
+
+    /// Whether a slot number is an import/export slot.
+    pub fn is_import_export(&self, slot: SlotNumber) -> bool {
+        usize::from(slot.0) > self.storage.len()
+            && usize::from(slot.0) <= self.storage.len() + self.import_export.len()
+    }
+
+    /// The drive with an index.
+    pub fn drive(&self, index: DriveIndex) -> Option<&ElementStatus> {
+        self.drives.get(usize::from(index.0))
+    }
+
+    /// The index of a drive's element address.
+    pub fn drive_index(&self, address: ElementAddress) -> Option<DriveIndex> {
+        let i = self
+            .drives
+            .binary_search_by_key(&address, |e| e.address)
+            .ok()?;
+        u16::try_from(i).ok().map(DriveIndex)
+    }
+
+    /// The address to put in MOVE MEDIUM's MEDIUM TRANSPORT ADDRESS: the first transport, or 0
+    /// (the device's default transport, for loaders that report none).
+    pub fn transport_address(&self) -> ElementAddress {
+        self.transports
+            .first()
+            .map_or(ElementAddress(0), |t| t.address)
+    }
+
+    /// Home slot of every drive, drive 0 first (see [`HomeSlot`]). A reported source is kept
+    /// as the library says, even if two drives name the same slot (what the library reports is
+    /// passed on, not second-guessed); only unknown sources are assigned, each a different
+    /// free storage slot that no drive claims, lowest first.
+    pub fn home_slots(&self) -> Vec<HomeSlot> {
+        let mut homes: Vec<HomeSlot> = self
+            .drives
+            .iter()
+            .map(|d| {
+                if !d.full {
+                    HomeSlot::DriveEmpty
+                } else {
+                    match d.source.and_then(|a| self.slot_number(a)) {
+                        Some(slot) => HomeSlot::Reported(slot),
+                        None => HomeSlot::Unknown,
+                    }
+                }
+            })
+            .collect();
+        let claimed: Vec<SlotNumber> = homes.iter().filter_map(|h| h.slot()).collect();
+        let mut free = self
+            .storage
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| !e.full)
+            .filter_map(|(i, _)| u16::try_from(i + 1).ok().map(SlotNumber))
+            .filter(|s| !claimed.contains(s));
+        for home in homes.iter_mut() {
+            if *home == HomeSlot::Unknown {
+                if let Some(slot) = free.next() {
+                    *home = HomeSlot::Assigned(slot);
+                }
+            }
+        }
+        homes
+    }
+
+    /// Checks the counts against the Element Address Assignment page and says what differs.
+    /// Libraries with uninstalled elements legitimately report fewer; a mismatch is a warning.
+    pub fn differences_from(&self, page: &ElementAddressAssignment) -> Vec<String> {
+        let mut out = Vec::new();
+        for (t, have) in [
+            (ElementType::Storage, self.storage.len()),
+            (ElementType::ImportExport, self.import_export.len()),
+            (ElementType::DataTransfer, self.drives.len()),
+        ] {
+            let (_, want) = page.range(t);
+            if usize::from(want) != have {
+                out.push(format!(
+                    "mode page 1Dh announces {want} {t} elements, the library reported {have}"
+                ));
+            }
+        }
+        out
+    }
+
+    /// Every element, in no particular order.
+    pub fn elements(&self) -> impl Iterator<Item = &ElementStatus> {
+        self.transports
+            .iter()
+            .chain(&self.storage)
+            .chain(&self.import_export)
+            .chain(&self.drives)
+    }
+
+    /// The element at an address, of any type.
+    pub fn element(&self, address: ElementAddress) -> Option<&ElementStatus> {
+        self.elements().find(|e| e.address == address)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn el(t: ElementType, a: u16, full: bool, source: Option<u16>) -> ElementStatus {
+        let mut e = ElementStatus::empty(t, ElementAddress(a));
+        e.full = full;
+        e.source = source.map(ElementAddress);
+        e
+    }
+
+    fn library() -> Inventory {
+        // Addresses deliberately out of order and non-contiguous.
+        Inventory::from_elements([
+            el(ElementType::Storage, 1002, false, None),
+            el(ElementType::Storage, 1000, true, None),
+            el(ElementType::Storage, 1001, false, None),
+            el(ElementType::ImportExport, 11, false, None),
+            el(ElementType::ImportExport, 10, true, None),
+            el(ElementType::DataTransfer, 501, true, None),
+            el(ElementType::DataTransfer, 500, true, Some(1001)),
+            el(ElementType::MediumTransport, 1, false, None),
+        ])
+    }
+
+    #[test]
+    fn numbering_follows_mtx() {
+        let inv = library();
+        let cases: &[(u16, Option<u16>)] = &[
+            (1000, Some(1)),
+            (1001, Some(2)),
+            (1002, Some(3)),
+            (10, Some(4)),
+            (11, Some(5)),
+            (500, None),
+        ];
+        for &(addr, slot) in cases {
+            assert_eq!(
+                inv.slot_number(ElementAddress(addr)),
+                slot.map(SlotNumber),
+                "address {addr}"
+            );
+        }
+        assert_eq!(inv.slot(SlotNumber(4)).unwrap().address, ElementAddress(10));
+        assert_eq!(inv.slot(SlotNumber(0)), None);
+        assert_eq!(inv.slot(SlotNumber(6)), None);
+        assert_eq!(inv.slot_count(), 5);
+        assert!(inv.is_import_export(SlotNumber(4)));
+        assert!(!inv.is_import_export(SlotNumber(3)));
+        assert_eq!(inv.drive_index(ElementAddress(501)), Some(DriveIndex(1)));
+        assert_eq!(inv.transport_address(), ElementAddress(1));
+    }
+
+    #[test]
+    fn unknown_source_gets_lowest_unclaimed_free_storage_slot() {
+        // Drive 0 reports slot 2 (1001); drive 1 has no source: slot 2 is claimed, so slot 3.
+        assert_eq!(
+            library().home_slots(),
+            vec![
+                HomeSlot::Reported(SlotNumber(2)),
+                HomeSlot::Assigned(SlotNumber(3))
+            ]
+        );
+    }
+
+    #[test]
+    fn unknown_source_without_free_slot_stays_unknown() {
+        let inv = Inventory::from_elements([
+            el(ElementType::Storage, 1000, true, None),
+            el(ElementType::DataTransfer, 500, true, None),
+            el(ElementType::DataTransfer, 501, false, None),
+        ]);
+        assert_eq!(
+            inv.home_slots(),
+            vec![HomeSlot::Unknown, HomeSlot::DriveEmpty]
+        );
+    }
+
+    #[test]
+    fn uninstalled_elements_do_not_take_a_number() {
+        let mut gone = el(ElementType::Storage, 1001, false, None);
+        (gone.asc, gone.ascq) = (0x83, 0x02);
+        let inv = Inventory::from_elements([
+            el(ElementType::Storage, 1000, true, None),
+            gone,
+            el(ElementType::Storage, 1002, true, None),
+        ]);
+        assert_eq!(inv.slot_number(ElementAddress(1002)), Some(SlotNumber(2)));
+    }
+}

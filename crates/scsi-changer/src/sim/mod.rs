@@ -1,0 +1,1 @@
+//! The simulated library (`sim:PATH`, contract C3). Being written.
