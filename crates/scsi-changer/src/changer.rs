@@ -39,6 +39,9 @@ impl Default for Timeouts {
     }
 }
 
+/// Each drive's element address and device identifier, drive 0 first.
+pub type DriveIdentifiers = Vec<(ElementAddress, Option<DeviceIdentifier>)>;
+
 /// Largest allocation length the driver asks for: some changers read only 16 bits of the field.
 pub const MAX_ALLOCATION: usize = 0xffff;
 
@@ -373,7 +376,7 @@ impl<T: Transport> Changer<T> {
     pub fn drive_identifiers(
         &mut self,
         page: &ElementAddressAssignment,
-    ) -> Result<Option<Vec<(ElementAddress, Option<DeviceIdentifier>)>>, Error> {
+    ) -> Result<Option<DriveIdentifiers>, Error> {
         match self.read_type(
             page,
             ElementType::DataTransfer,

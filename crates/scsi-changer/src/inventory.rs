@@ -156,10 +156,10 @@ impl Inventory {
             .filter_map(|(i, _)| u16::try_from(i + 1).ok().map(SlotNumber))
             .filter(|s| !claimed.contains(s));
         for home in homes.iter_mut() {
-            if *home == HomeSlot::Unknown {
-                if let Some(slot) = free.next() {
-                    *home = HomeSlot::Assigned(slot);
-                }
+            if *home == HomeSlot::Unknown
+                && let Some(slot) = free.next()
+            {
+                *home = HomeSlot::Assigned(slot);
             }
         }
         homes

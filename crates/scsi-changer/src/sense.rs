@@ -202,12 +202,12 @@ impl Sense {
                         break;
                     };
                     let len = usize::from(len);
-                    if kind == 0x02 && pos + 7 <= end {
-                        if let (Some(b4), Some(b5), Some(b6)) =
+                    if kind == 0x02
+                        && pos + 7 <= end
+                        && let (Some(b4), Some(b5), Some(b6)) =
                             (at(pos + 4), at(pos + 5), at(pos + 6))
-                        {
-                            fp = field_pointer(key, b4, b5, b6);
-                        }
+                    {
+                        fp = field_pointer(key, b4, b5, b6);
                     }
                     pos += 2 + len;
                 }

@@ -1,0 +1,426 @@
+//! `changer doctor`: checks what usually goes wrong between Bareos and a tape library, and
+//! says what to fix.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use scsi_changer::discovery::{Roots, bind_drives};
+
+use crate::cli::DoctorArgs;
+use crate::config::Config;
+use crate::library::{Backend, Library};
+
+/// The verdict of one check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Fine.
+    Ok,
+    /// Works, but should be changed.
+    Warn,
+    /// Broken.
+    Fail,
+}
+
+/// One check's result.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    /// What was checked.
+    pub check: String,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// What was found and, when not OK, what to do.
+    pub detail: String,
+}
+
+fn finding(check: impl Into<String>, verdict: Verdict, detail: impl Into<String>) -> Finding {
+    Finding {
+        check: check.into(),
+        verdict,
+        detail: detail.into(),
+    }
+}
+
+/// A `Device { … }` or `Autochanger { … }` resource of a Bareos/Bacula SD configuration.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Resource {
+    /// `Device` or `Autochanger` (lower case).
+    pub kind: String,
+    /// Directives, keys lower-cased without blanks (`driveindex`), values unquoted.
+    pub directives: Vec<(String, String)>,
+}
+
+impl Resource {
+    /// A directive's value.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.directives
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Reads the resources of an SD configuration (a file, or every `*.conf` below a directory).
+pub fn read_bareos_config(path: &Path) -> std::io::Result<Vec<Resource>> {
+    let mut files = Vec::new();
+    collect_conf_files(path, &mut files)?;
+    let mut out = Vec::new();
+    for f in files {
+        out.extend(parse_resources(&std::fs::read_to_string(f)?));
+    }
+    Ok(out)
+}
+
+fn collect_conf_files(path: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    if path.is_dir() {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(path)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        entries.sort();
+        for e in entries {
+            if e.is_dir() || e.extension().is_some_and(|x| x == "conf") {
+                collect_conf_files(&e, out)?;
+            }
+        }
+    } else {
+        out.push(path.to_owned());
+    }
+    Ok(())
+}
+
+/// Parses `Name { key = value … }` blocks (one directive per line or separated by `;`),
+/// ignoring `#` comments; nested blocks are skipped.
+pub fn parse_resources(text: &str) -> Vec<Resource> {
+    let mut out = Vec::new();
+    let mut current: Option<Resource> = None;
+    let mut depth = 0usize;
+    for raw in text.lines() {
+        let line = raw.split('#').next().unwrap_or("").trim();
+        for part in line.split(';') {
+            let part = part.trim();
+            if part.is_empty() {
+                continue;
+            }
+            if let Some(head) = part.strip_suffix('{') {
+                depth += 1;
+                if depth == 1 {
+                    current = Some(Resource {
+                        kind: head.trim().to_lowercase(),
+                        directives: Vec::new(),
+                    });
+                }
+                continue;
+            }
+            if part == "}" {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    out.extend(current.take());
+                }
+                continue;
+            }
+            if depth == 1 {
+                if let (Some(r), Some((k, v))) = (current.as_mut(), part.split_once('=')) {
+                    let key: String = k
+                        .chars()
+                        .filter(|c| !c.is_whitespace())
+                        .collect::<String>()
+                        .to_lowercase();
+                    r.directives
+                        .push((key, v.trim().trim_matches('"').to_owned()));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Runs every check on one library.
+pub fn check(config: &Config, roots: &Roots, device: &str, bareos: Option<&Path>) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let mut lib = match Library::open(device, roots) {
+        Ok(lib) => {
+            out.push(finding(
+                "open",
+                Verdict::Ok,
+                format!("{device} opens read-write"),
+            ));
+            lib
+        }
+        Err(e) => {
+            out.push(finding("open", Verdict::Fail, e.to_string()));
+            return out;
+        }
+    };
+    if let Backend::Sg { sg, .. } = &lib.backend {
+        if sg.as_os_str() != device {
+            out.push(finding(
+                "device node",
+                Verdict::Ok,
+                format!("{device} is used through {}", sg.display()),
+            ));
+        }
+        check_iscsi(roots, sg, &mut out);
+    }
+    match lib.changer.inquiry() {
+        Ok(i) if i.peripheral_device_type == 8 => {
+            out.push(finding("device type", Verdict::Ok, format!("medium changer {} {} rev {}", i.vendor, i.product, i.revision)))
+        }
+        Ok(i) => out.push(finding(
+            "device type",
+            Verdict::Fail,
+            format!("{device} is device type {:#04x}, not a medium changer (08h); `changer discover` lists the changers", i.peripheral_device_type),
+        )),
+        Err(e) => out.push(finding("device type", Verdict::Fail, e.to_string())),
+    }
+    let (page, inv) = match lib.changer.inventory(true) {
+        Ok(v) => v,
+        Err(e) => {
+            out.push(finding("inventory", Verdict::Fail, e.to_string()));
+            return out;
+        }
+    };
+    let differences = inv.differences_from(&page);
+    out.push(if differences.is_empty() {
+        finding(
+            "inventory",
+            Verdict::Ok,
+            format!(
+                "{} drives, {} storage + {} import/export slots",
+                inv.drives.len(),
+                inv.storage.len(),
+                inv.import_export.len()
+            ),
+        )
+    } else {
+        finding("inventory", Verdict::Warn, differences.join("; "))
+    });
+    let ids = lib.changer.drive_identifiers(&page).ok().flatten();
+    let tapes = lib.tape_devices();
+    let mut drive_devices: Vec<(u16, Option<String>, Option<PathBuf>)> = Vec::new();
+    match &ids {
+        None => out.push(finding(
+            "drive mapping",
+            if config.effective(device, None).drives.is_empty() { Verdict::Warn } else { Verdict::Ok },
+            "the changer reports no drive serial numbers (no DVCID): bind drives in the configuration with [[library.drive]] index/device",
+        )),
+        Some(ids) => {
+            let bindings = bind_drives(ids, &tapes);
+            for b in &bindings {
+                let nst = b.device.as_ref().and_then(|(d, _)| d.nst.clone());
+                drive_devices.push((b.index.0, b.changer_serial.clone(), nst.clone()));
+                let sim = matches!(lib.backend, Backend::Sim(_));
+                let (verdict, detail) = match (&b.changer_serial, &nst) {
+                    (Some(s), Some(n)) => (Verdict::Ok, format!("drive {} (serial {s}) is {}", b.index, n.display())),
+                    (Some(s), None) if sim => (Verdict::Ok, format!("drive {} (serial {s}) is /dev/nst{} in the simulator", b.index, b.index)),
+                    (Some(s), None) => (Verdict::Fail, format!("drive {} (serial {s}) matches no tape device: log in its iSCSI target / load st", b.index)),
+                    (None, _) => (Verdict::Warn, format!("drive {} reports no serial: bind it with [[library.drive]]", b.index)),
+                };
+                out.push(finding(format!("drive {}", b.index), verdict, detail));
+            }
+        }
+    }
+    if let Some(path) = bareos {
+        check_bareos(path, &lib.name, &drive_devices, config, &mut out);
+    }
+    if let Ok(modules) = std::fs::read_to_string("/proc/modules") {
+        if modules.lines().any(|l| l.starts_with("ch ")) {
+            let init =
+                std::fs::read_to_string("/sys/module/ch/parameters/init").unwrap_or_default();
+            if init.trim() == "1" || init.trim() == "Y" {
+                out.push(finding("ch module", Verdict::Warn, "the ch driver runs INITIALIZE ELEMENT STATUS on every attach (init=1): a full barcode scan at each boot or iSCSI login; set `options ch init=0` in /etc/modprobe.d"));
+            }
+        }
+    }
+    out
+}
+
+fn check_iscsi(roots: &Roots, sg: &Path, out: &mut Vec<Finding>) {
+    let Some(name) = sg.file_name() else { return };
+    let Ok(real) = std::fs::canonicalize(
+        roots
+            .sys
+            .join("class/scsi_generic")
+            .join(name)
+            .join("device"),
+    ) else {
+        return;
+    };
+    let Some(session) = real.ancestors().find_map(|p| {
+        p.file_name()
+            .and_then(|n| n.to_str())
+            .filter(|n| n.starts_with("session"))
+            .map(str::to_owned)
+    }) else {
+        return;
+    };
+    let tmo = std::fs::read_to_string(
+        roots
+            .sys
+            .join("class/iscsi_session")
+            .join(&session)
+            .join("recovery_tmo"),
+    )
+    .ok();
+    match tmo.as_deref().map(str::trim).and_then(|t| t.parse::<u64>().ok()) {
+        Some(t) if t >= 600 => out.push(finding("iSCSI replacement_timeout", Verdict::Ok, format!("{session}: {t} s"))),
+        Some(t) => out.push(finding(
+            "iSCSI replacement_timeout",
+            Verdict::Warn,
+            format!("{session}: {t} s; AWS recommends 600 for the tape gateway (node.session.timeo.replacement_timeout = 600 in iscsid.conf before discovery), or a gateway stall fails running jobs"),
+        )),
+        None => {}
+    }
+}
+
+fn check_bareos(
+    path: &Path,
+    changer: &str,
+    drives: &[(u16, Option<String>, Option<PathBuf>)],
+    config: &Config,
+    out: &mut Vec<Finding>,
+) {
+    let resources = match read_bareos_config(path) {
+        Ok(r) => r,
+        Err(e) => {
+            out.push(finding(
+                "bareos config",
+                Verdict::Fail,
+                format!("cannot read {}: {e}", path.display()),
+            ));
+            return;
+        }
+    };
+    for r in resources.iter().filter(|r| r.kind == "autochanger") {
+        let name = r.get("name").unwrap_or("?");
+        match r.get("changercommand") {
+            Some(c) if c.contains("%c %o %S %a %d") => out.push(finding(
+                format!("Autochanger {name}"),
+                Verdict::Ok,
+                format!("Changer Command = \"{c}\""),
+            )),
+            Some(c) => out.push(finding(
+                format!("Autochanger {name}"),
+                Verdict::Warn,
+                format!("Changer Command = \"{c}\": expected \"/usr/bin/changer %c %o %S %a %d\""),
+            )),
+            None => {}
+        }
+    }
+    for r in resources.iter().filter(|r| r.kind == "device") {
+        let name = r.get("name").unwrap_or("?").to_owned();
+        let Some(archive) = r.get("archivedevice") else {
+            continue;
+        };
+        let index: u16 = r
+            .get("driveindex")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let real = std::fs::canonicalize(archive).ok();
+        let actual = drives.iter().find(|(_, _, nst)| {
+            nst.is_some()
+                && nst.as_ref().and_then(|n| std::fs::canonicalize(n).ok()) == real
+                && real.is_some()
+        });
+        let check = format!("Device {name}");
+        match actual {
+            Some((i, _, _)) if *i == index => out.push(finding(check, Verdict::Ok, format!("Drive Index {index} = {archive}"))),
+            Some((i, _, _)) => out.push(finding(check, Verdict::Fail, format!("Archive Device {archive} is drive {i} of {changer}, but Drive Index = {index}: set Drive Index = {i}"))),
+            None => out.push(finding(check, Verdict::Warn, format!("Archive Device {archive} is not a drive of {changer} that sysfs maps by serial"))),
+        }
+        if let Some(wait) = r.get("maximumchangerwait") {
+            let secs = parse_bareos_time(wait);
+            if secs.is_some_and(|s| s < config.max_changer_wait) {
+                out.push(finding(check_wait(&name), Verdict::Warn, format!("Maximum Changer Wait = {wait} is shorter than changer's max_changer_wait = {} s: Bareos would kill changer first; make them equal", config.max_changer_wait)));
+            }
+        }
+    }
+}
+
+fn check_wait(name: &str) -> String {
+    format!("Device {name} wait")
+}
+
+/// Seconds of a Bareos time value (`300`, `5 minutes`, `15 min`, `1 hour`).
+pub fn parse_bareos_time(value: &str) -> Option<u64> {
+    let v = value.trim().to_lowercase();
+    let digits: String = v.chars().take_while(char::is_ascii_digit).collect();
+    let n: u64 = digits.parse().ok()?;
+    let unit = v[digits.len()..].trim();
+    let factor = match unit {
+        "" | "s" | "sec" | "secs" | "second" | "seconds" => 1,
+        u if u.starts_with("min") => 60,
+        u if u.starts_with('h') => 3600,
+        u if u.starts_with('d') => 86400,
+        _ => return None,
+    };
+    Some(n * factor)
+}
+
+/// Runs `changer doctor`.
+pub fn run(config: &Config, roots: &Roots, args: DoctorArgs) -> anyhow::Result<i32> {
+    let device = super::default_device(config, roots, args.device.device)?;
+    let findings = check(config, roots, &device, args.bareos_config.as_deref());
+    let failed = findings.iter().any(|f| f.verdict == Verdict::Fail);
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &serde_json::json!({"type": "doctor", "version": 1, "data": findings})
+            )?
+        );
+    } else {
+        for f in &findings {
+            let mark = match f.verdict {
+                Verdict::Ok => "ok  ",
+                Verdict::Warn => "WARN",
+                Verdict::Fail => "FAIL",
+            };
+            println!("{mark} {:<28} {}", f.check, f.detail);
+        }
+    }
+    Ok(i32::from(failed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_sd_resources() {
+        let text = r#"
+Autochanger {
+  Name = "lib"; Changer Device = /dev/sg3
+  Changer Command = "/usr/bin/changer %c %o %S %a %d"   # ours
+  Device = d0
+}
+Device {
+  Name = d0
+  DriveIndex = 1
+  Archive Device = "/dev/nst0"
+  Maximum Changer Wait = 5 minutes
+}
+"#;
+        let r = parse_resources(text);
+        assert_eq!(r.len(), 2);
+        assert_eq!(r[0].get("changerdevice"), Some("/dev/sg3"));
+        assert_eq!(r[1].get("driveindex"), Some("1"));
+        assert_eq!(r[1].get("archivedevice"), Some("/dev/nst0"));
+        assert_eq!(
+            parse_bareos_time(r[1].get("maximumchangerwait").unwrap()),
+            Some(300)
+        );
+    }
+
+    #[test]
+    fn bareos_time_units() {
+        for (text, secs) in [
+            ("300", Some(300)),
+            ("15 minutes", Some(900)),
+            ("1 hour", Some(3600)),
+            ("x", None),
+        ] {
+            assert_eq!(parse_bareos_time(text), secs, "{text}");
+        }
+    }
+}

@@ -1,0 +1,59 @@
+//! Human commands: readable tables by default, `--json` on every read command.
+
+pub mod discover;
+pub mod doctor;
+pub mod moves;
+pub mod status;
+
+use scsi_changer::discovery::{self, Roots};
+
+use crate::cli::{Cli, HumanCommand};
+use crate::config::Config;
+
+/// Exit status of human commands: 0 success, 1 failure, 2 usage (clap).
+pub fn run(cli: Cli) -> anyhow::Result<i32> {
+    let config = Config::load(cli.config.as_deref())?;
+    let roots = Roots::default();
+    match cli.command {
+        HumanCommand::Status(a) => status::run(&config, &roots, a),
+        HumanCommand::Inventory(a) => moves::inventory(&config, &roots, a),
+        HumanCommand::Move(a) => moves::run(&config, &roots, a),
+        HumanCommand::Discover(a) => discover::run(&roots, a),
+        HumanCommand::Doctor(a) => doctor::run(&config, &roots, a),
+    }
+}
+
+/// The changer to use when none is named: the only `[[library]]` in the config, else the only
+/// changer sysfs knows.
+pub fn default_device(
+    config: &Config,
+    roots: &Roots,
+    given: Option<String>,
+) -> anyhow::Result<String> {
+    if let Some(d) = given {
+        return Ok(d);
+    }
+    if let [only] = config.libraries.as_slice() {
+        if let Some(d) = &only.device {
+            return Ok(d.clone());
+        }
+    }
+    let changers: Vec<_> = discovery::scan(roots)?
+        .into_iter()
+        .filter(|d| d.is_changer())
+        .collect();
+    match changers.as_slice() {
+        [only] => Ok(only.sg.display().to_string()),
+        [] => anyhow::bail!(
+            "no changer found in sysfs; name one: changer status /dev/sgN (or sim:PATH)"
+        ),
+        many => anyhow::bail!(
+            "{} changers found ({}); name one",
+            many.len(),
+            many.iter()
+                .map(|d| d.sg.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}

@@ -1,0 +1,60 @@
+//! `changer move` and `changer inventory`.
+
+use std::time::{Duration, Instant};
+
+use scsi_changer::discovery::Roots;
+
+use crate::cli::{DeviceArgs, MoveArgs};
+use crate::config::Config;
+use crate::library::Library;
+use crate::lock::{self, Mode};
+use crate::ops::{Endpoint, Session};
+use crate::signals::Stop;
+
+fn session(config: &Config, roots: &Roots, device: &str) -> anyhow::Result<(Session, String)> {
+    let mut lib = Library::open(device, roots)?;
+    let serial = lib.serial()?;
+    let settings = config.effective(device, Some(&serial));
+    let deadline = Instant::now() + settings.max_changer_wait;
+    let lib = Library {
+        changer: lib.changer.with_timeouts(config.scsi_timeouts()),
+        ..lib
+    };
+    Ok((
+        Session {
+            lib,
+            settings,
+            deadline,
+            stop: Stop::none(),
+        },
+        serial,
+    ))
+}
+
+/// Runs `changer move`.
+pub fn run(config: &Config, roots: &Roots, args: MoveArgs) -> anyhow::Result<i32> {
+    let from: Endpoint = args.from.parse().map_err(anyhow::Error::msg)?;
+    let to: Endpoint = args.to.parse().map_err(anyhow::Error::msg)?;
+    let (mut s, serial) = session(config, roots, &args.device)?;
+    let _lock = lock::acquire(&config.lock_dir, &serial, Mode::Exclusive, s.deadline)?;
+    s.move_between(from, to)?;
+    if args.json {
+        let v = serde_json::json!({"type": "moved", "version": 1, "data": {"from": from.to_string(), "to": to.to_string()}});
+        println!("{v}");
+    } else {
+        println!("moved {from} to {to}");
+    }
+    Ok(0)
+}
+
+/// Runs `changer inventory`.
+pub fn inventory(config: &Config, roots: &Roots, args: DeviceArgs) -> anyhow::Result<i32> {
+    let device = super::default_device(config, roots, args.device)?;
+    let (mut s, serial) = session(config, roots, &device)?;
+    let deadline = Instant::now() + Duration::from_secs(config.timeouts.initialize);
+    let _lock = lock::acquire(&config.lock_dir, &serial, Mode::Exclusive, deadline)?;
+    s.lib.changer.set_deadline(Some(deadline));
+    s.lib.changer.initialize_element_status(None, false)?;
+    println!("{device}: element status initialized");
+    Ok(0)
+}

@@ -1,0 +1,168 @@
+//! Opening a library by the name Bareos passes (contract C2): `/dev/sgN`, `/dev/schN` (resolved
+//! to its sg sibling), a symlink to either, or `sim:PATH` (C3). Also finds a drive's own
+//! transport, for readiness polling and unloading.
+
+use std::path::{Path, PathBuf};
+
+use scsi_changer::changer::Changer;
+use scsi_changer::discovery::{self, Roots};
+use scsi_changer::drive::TapeDrive;
+use scsi_changer::sg_io::SgDevice;
+use scsi_changer::sim::SimLibrary;
+use scsi_changer::transport::Transport;
+use scsi_changer::{DriveIndex, Error};
+
+/// A transport the program can hold for any backend.
+pub type DynTransport = Box<dyn Transport + Send>;
+
+/// What is behind a changer name.
+#[derive(Debug, Clone)]
+pub enum Backend {
+    /// A real device reached through SG_IO.
+    Sg {
+        /// The sg node in use (after sch → sg resolution).
+        sg: PathBuf,
+        /// sysfs and /dev roots for discovery.
+        roots: Roots,
+    },
+    /// A simulated library.
+    Sim(SimLibrary),
+}
+
+/// An opened library.
+pub struct Library {
+    /// The name as given on the command line.
+    pub name: String,
+    /// What it is.
+    pub backend: Backend,
+    /// The changer.
+    pub changer: Changer<DynTransport>,
+}
+
+/// Whether a first argument names a changer (protocol mode, C1) rather than a subcommand.
+pub fn is_changer_name(arg: &str) -> bool {
+    arg.starts_with('/') || arg.starts_with("sim:")
+}
+
+impl Library {
+    /// Opens the changer named `name`.
+    pub fn open(name: &str, roots: &Roots) -> Result<Library, Error> {
+        if let Some(path) = name.strip_prefix("sim:") {
+            let sim = SimLibrary::open(Path::new(path))?;
+            let changer = Changer::new(Box::new(sim.changer()) as DynTransport)
+                .with_policy(scsi_changer::retry::RetryPolicy::immediate());
+            return Ok(Library {
+                name: name.to_owned(),
+                backend: Backend::Sim(sim),
+                changer,
+            });
+        }
+        let given = Path::new(name);
+        let sg = discovery::sg_node_for(roots, given).map_err(|source| Error::Open {
+            path: given.to_owned(),
+            source,
+        })?;
+        let device = SgDevice::open(&sg)?;
+        let changer = Changer::new(Box::new(device) as DynTransport);
+        Ok(Library {
+            name: name.to_owned(),
+            backend: Backend::Sg {
+                sg,
+                roots: roots.clone(),
+            },
+            changer,
+        })
+    }
+
+    /// The serial number that keys the library's lock: VPD page 80h (from sysfs when the
+    /// kernel cached it, so no SCSI command), else the resolved device path.
+    pub fn serial(&mut self) -> Result<String, Error> {
+        match &self.backend {
+            Backend::Sim(sim) => sim.changer_serial(),
+            Backend::Sg { sg, roots } => {
+                let cached = discovery::device_for_node(roots, sg)
+                    .ok()
+                    .flatten()
+                    .and_then(|d| d.serial);
+                if let Some(serial) = cached {
+                    return Ok(serial);
+                }
+                let sg = sg.clone();
+                Ok(self
+                    .changer
+                    .unit_serial_number()?
+                    .unwrap_or_else(|| sg.display().to_string()))
+            }
+        }
+    }
+
+    /// The serial number of an archive device (its VPD page 80h), without asking the changer.
+    pub fn archive_device_serial(&self, archive_device: &Path) -> Result<Option<String>, Error> {
+        match &self.backend {
+            Backend::Sim(sim) => match sim
+                .drive_index_for_path(archive_device)
+                .and_then(|i| sim.drive(i))
+            {
+                Some(t) => TapeDrive::new(t).unit_serial_number(),
+                None => Ok(None),
+            },
+            Backend::Sg { roots, .. } => Ok(discovery::device_for_node(roots, archive_device)
+                .map_err(|source| Error::Open {
+                    path: archive_device.to_owned(),
+                    source,
+                })?
+                .and_then(|d| d.serial)),
+        }
+    }
+
+    /// The tape drive behind an archive device, to poll and unload it.
+    pub fn open_drive(&self, archive_device: &Path) -> Result<TapeDrive<DynTransport>, Error> {
+        match &self.backend {
+            Backend::Sim(sim) => {
+                let t = sim
+                    .drive_index_for_path(archive_device)
+                    .and_then(|i| sim.drive(i))
+                    .ok_or_else(|| Error::NotUsable {
+                        path: archive_device.to_owned(),
+                        detail: format!("no drive of {} has this archive device", self.name),
+                    })?;
+                Ok(TapeDrive::new(Box::new(t) as DynTransport))
+            }
+            Backend::Sg { roots, .. } => {
+                let device = discovery::device_for_node(roots, archive_device)
+                    .map_err(|source| Error::Open {
+                        path: archive_device.to_owned(),
+                        source,
+                    })?
+                    .ok_or_else(|| Error::NotUsable {
+                        path: archive_device.to_owned(),
+                        detail: "not a SCSI tape device known to sysfs".into(),
+                    })?;
+                let sg = SgDevice::open(&device.sg)?;
+                Ok(TapeDrive::new(Box::new(sg) as DynTransport))
+            }
+        }
+    }
+
+    /// The archive device a drive index would have in a simulated library (for messages).
+    pub fn sim_archive_device(&self, index: DriveIndex) -> Option<PathBuf> {
+        match &self.backend {
+            Backend::Sim(_) => Some(PathBuf::from(format!("/dev/nst{}", index.0))),
+            Backend::Sg { .. } => None,
+        }
+    }
+
+    /// Tape devices known to sysfs (empty for a simulated library).
+    pub fn tape_devices(&self) -> Vec<discovery::ScsiDevice> {
+        match &self.backend {
+            Backend::Sg { roots, .. } => discovery::scan(roots)
+                .map(|all| {
+                    all.into_iter()
+                        .filter(discovery::ScsiDevice::is_tape)
+                        .collect()
+                })
+                .unwrap_or_default(),
+            Backend::Sim(_) => Vec::new(),
+        }
+    }
+}

@@ -1,0 +1,182 @@
+//! One lock per library (contract C5's serialisation), keyed by the changer's serial number,
+//! so `changer` processes, several storage daemons and an operator never interleave moves.
+//!
+//! It is an advisory `flock` on `<lock_dir>/<serial>.lock`: the kernel drops it when the
+//! holder dies, so a killed process leaves no stale lock behind. Moves take it exclusively,
+//! reads shared.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// How a lock is held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Readers: any number at once, never during a move.
+    Shared,
+    /// A move: alone.
+    Exclusive,
+}
+
+/// A held library lock; released on drop.
+#[derive(Debug)]
+pub struct LibraryLock {
+    _file: File,
+    path: PathBuf,
+    mode: Mode,
+}
+
+impl Drop for LibraryLock {
+    fn drop(&mut self) {
+        // Logged before the file (and so the lock) is closed: in a shared log, a release
+        // always precedes the next holder's "taken".
+        tracing::debug!(lock = %self.path.display(), mode = ?self.mode, pid = std::process::id(), "library lock released");
+    }
+}
+
+impl LibraryLock {
+    /// The lock file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// Failure to take the lock.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    /// The lock file could not be created.
+    #[error(
+        "cannot create lock file {path}: {source} (set lock_dir in the configuration to a writable directory)"
+    )]
+    Create {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Someone else held it until the deadline.
+    #[error(
+        "library {serial} is busy: another process held {path} for {waited:?} ({holder}); try again when it has finished"
+    )]
+    Busy {
+        /// The library's serial.
+        serial: String,
+        /// The lock file.
+        path: PathBuf,
+        /// How long we waited.
+        waited: Duration,
+        /// What the holder wrote into the file.
+        holder: String,
+    },
+}
+
+/// Takes the lock of library `serial` in `dir`, waiting until `deadline` at most.
+pub fn acquire(
+    dir: &Path,
+    serial: &str,
+    mode: Mode,
+    deadline: Instant,
+) -> Result<LibraryLock, LockError> {
+    let name: String = serial
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let path = dir.join(format!("{name}.lock"));
+    std::fs::create_dir_all(dir).map_err(|source| LockError::Create {
+        path: path.clone(),
+        source,
+    })?;
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|source| LockError::Create {
+            path: path.clone(),
+            source,
+        })?;
+    let started = Instant::now();
+    let mut pause = Duration::from_millis(5);
+    loop {
+        let taken = match mode {
+            Mode::Shared => file.try_lock_shared(),
+            Mode::Exclusive => file.try_lock(),
+        };
+        match taken {
+            Ok(()) => break,
+            Err(std::fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
+                std::thread::sleep(pause.min(deadline.saturating_duration_since(Instant::now())));
+                pause = (pause * 2).min(Duration::from_millis(100));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let holder = std::fs::read_to_string(&path)
+                    .unwrap_or_default()
+                    .trim()
+                    .to_owned();
+                return Err(LockError::Busy {
+                    serial: serial.to_owned(),
+                    path,
+                    waited: started.elapsed(),
+                    holder,
+                });
+            }
+            Err(std::fs::TryLockError::Error(source)) => {
+                return Err(LockError::Create { path, source });
+            }
+        }
+    }
+    if mode == Mode::Exclusive {
+        // Who holds it, for the message of whoever waits.
+        let _ = file.set_len(0);
+        let _ = writeln!(
+            file,
+            "pid {} since {:?}",
+            std::process::id(),
+            std::time::SystemTime::now()
+        );
+    }
+    tracing::debug!(lock = %path.display(), ?mode, pid = std::process::id(), waited = ?started.elapsed(), "library lock taken");
+    Ok(LibraryLock {
+        _file: file,
+        path,
+        mode,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exclusive_excludes_and_is_released_on_drop() {
+        let dir = tempfile::tempdir().unwrap();
+        let soon = || Instant::now() + Duration::from_millis(50);
+        let held = acquire(dir.path(), "LIB/1", Mode::Exclusive, soon()).unwrap();
+        assert!(held.path().ends_with("LIB_1.lock"));
+        let err = acquire(dir.path(), "LIB/1", Mode::Shared, soon()).unwrap_err();
+        assert!(
+            err.to_string().contains("busy") && err.to_string().contains("pid"),
+            "{err}"
+        );
+        drop(held);
+        acquire(dir.path(), "LIB/1", Mode::Exclusive, soon()).unwrap();
+    }
+
+    #[test]
+    fn readers_share() {
+        let dir = tempfile::tempdir().unwrap();
+        let soon = || Instant::now() + Duration::from_millis(50);
+        let _a = acquire(dir.path(), "L", Mode::Shared, soon()).unwrap();
+        let _b = acquire(dir.path(), "L", Mode::Shared, soon()).unwrap();
+        assert!(acquire(dir.path(), "L", Mode::Exclusive, soon()).is_err());
+    }
+}

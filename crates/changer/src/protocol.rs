@@ -1,0 +1,368 @@
+//! Protocol mode (contract C1): `changer [--config FILE] <changer-device> <command> [slot]
+//! [archive-device] [drive-index]`, as Bareos' `Changer Command = "changer %c %o %S %a %d"`
+//! runs it. Output and exit status equal the stock mtx-changer script's, except for the
+//! deliberate fixes listed in docs/compat-mtx-changer.md. Exit status is 0 or 1, never more;
+//! nothing reaches stderr before the payload; output is written only once complete.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use scsi_changer::discovery::Roots;
+use scsi_changer::{DriveIndex, SlotNumber};
+
+use crate::compat::{awk, mtx_text};
+use crate::config::Config;
+use crate::library::Library;
+use crate::lock::{self, Mode};
+use crate::ops::{Loaded, OpError, Session};
+use crate::signals::Stop;
+
+/// Time kept back from Maximum Changer Wait to print the answer and exit.
+const ANSWER_MARGIN: Duration = Duration::from_secs(2);
+
+/// The commands of the protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command {
+    /// Which slot drive `$5` holds.
+    Loaded,
+    /// Slot `$3` → drive `$5`.
+    Load,
+    /// Drive `$5` → slot `$3`.
+    Unload,
+    /// Barcodes per slot.
+    List,
+    /// Full inventory.
+    Listall,
+    /// Number of slots.
+    Slots,
+    /// Slot `$3` → slot `$4`.
+    Transfer,
+}
+
+impl Command {
+    fn parse(word: &str) -> Option<Command> {
+        Some(match word {
+            "loaded" => Command::Loaded,
+            "load" => Command::Load,
+            "unload" => Command::Unload,
+            "list" => Command::List,
+            "listall" => Command::Listall,
+            "slots" => Command::Slots,
+            "transfer" => Command::Transfer,
+            _ => return None,
+        })
+    }
+
+    /// Arguments the stock script requires, changer device and command included.
+    fn required_args(self) -> usize {
+        match self {
+            Command::List | Command::Listall | Command::Slots => 2,
+            Command::Transfer => 4,
+            _ => 5,
+        }
+    }
+
+    fn moves(self) -> bool {
+        matches!(self, Command::Load | Command::Unload | Command::Transfer)
+    }
+}
+
+/// What the process prints and returns.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Answer {
+    /// Bytes for stdout.
+    pub stdout: String,
+    /// Bytes for stderr (only ever after stdout).
+    pub stderr: String,
+    /// 0 or 1.
+    pub status: i32,
+}
+
+impl Answer {
+    fn ok(stdout: String) -> Answer {
+        Answer {
+            stdout,
+            stderr: String::new(),
+            status: 0,
+        }
+    }
+    fn fail_stdout(stdout: String) -> Answer {
+        Answer {
+            stdout,
+            stderr: String::new(),
+            status: 1,
+        }
+    }
+    fn fail_stderr(stderr: String) -> Answer {
+        Answer {
+            stdout: String::new(),
+            stderr,
+            status: 1,
+        }
+    }
+}
+
+/// Runs protocol mode on `args` (everything after the program name) and writes the answer.
+pub fn main(args: &[String], stop: Stop) -> i32 {
+    let answer = run(args, &Roots::default(), stop);
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(answer.stdout.as_bytes());
+    let _ = out.flush();
+    if !answer.stderr.is_empty() {
+        let _ = std::io::stderr().write_all(answer.stderr.as_bytes());
+    }
+    answer.status
+}
+
+/// Parses and executes one invocation.
+pub fn run(args: &[String], roots: &Roots, stop: Stop) -> Answer {
+    let started = Instant::now();
+    let (config_path, positional) = match split_options(args) {
+        Ok(v) => v,
+        Err(message) => return Answer::fail_stdout(format!("ERROR: {message}\n")),
+    };
+    let Some(word) = positional.get(1) else {
+        return Answer::fail_stdout(usage("Minimum usage is first two arguments ..."));
+    };
+    let Some(command) = Command::parse(word) else {
+        // The stock script ignores unknown commands: no output, success.
+        return Answer::ok(String::new());
+    };
+    if positional.len() < command.required_args() {
+        return Answer::fail_stdout(usage(&format!(
+            "Command expected {} arguments",
+            command.required_args()
+        )));
+    }
+    let config_path = config_path.or_else(|| std::env::var_os("CHANGER_CONFIG").map(PathBuf::from));
+    let config = match Config::load(config_path.as_deref()) {
+        Ok(c) => c,
+        Err(e) => return Answer::fail_stdout(format!("ERROR: {e}\n")),
+    };
+    let device = positional[0].as_str();
+    crate::logging::to_file(&config);
+    tracing::info!(args = ?positional, "invoked");
+    let answer = execute(command, &positional, device, &config, roots, started, stop);
+    tracing::info!(status = answer.status, stdout = %answer.stdout.trim_end(), stderr = %answer.stderr.trim_end(), elapsed = ?started.elapsed(), "answered");
+    answer
+}
+
+fn usage(detail: &str) -> String {
+    format!(
+        "ERROR: usage: changer ctl-device command [slot archive-device drive-index]\n\tInsufficient number of arguments given.\n  {detail}\n"
+    )
+}
+
+/// Splits leading `--config FILE` / `--config=FILE` from the positional arguments.
+fn split_options(args: &[String]) -> Result<(Option<PathBuf>, Vec<String>), String> {
+    let mut config = None;
+    let mut i = 0;
+    while let Some(arg) = args.get(i) {
+        if let Some(v) = arg.strip_prefix("--config=") {
+            config = Some(PathBuf::from(v));
+        } else if arg == "--config" || arg == "-c" {
+            i += 1;
+            config = Some(PathBuf::from(args.get(i).ok_or("--config needs a file")?));
+        } else {
+            break;
+        }
+        i += 1;
+    }
+    Ok((config, args[i..].to_vec()))
+}
+
+fn execute(
+    command: Command,
+    args: &[String],
+    device: &str,
+    config: &Config,
+    roots: &Roots,
+    started: Instant,
+    stop: Stop,
+) -> Answer {
+    // Failures of read commands leave stdout empty (a partial or wrong answer is worse than
+    // none; Bareos parses `loaded` output even on failure); load and unload put everything on
+    // stdout like the script; transfer errors go to stderr like mtx's.
+    let fail = |message: String| match command {
+        Command::Load | Command::Unload => Answer::fail_stdout(message),
+        _ => Answer::fail_stderr(message),
+    };
+    let mut lib = match Library::open(device, roots) {
+        Ok(lib) => lib,
+        Err(e) => return fail(format!("{e}\n")),
+    };
+    let serial = lib.serial().ok();
+    let settings = config.effective(device, serial.as_deref());
+    let deadline = started + settings.max_changer_wait.saturating_sub(ANSWER_MARGIN);
+    lib.changer.set_deadline(Some(deadline));
+    let lib_timeouts = config.scsi_timeouts();
+    let lib = Library {
+        changer: replace_timeouts(lib.changer, lib_timeouts),
+        ..lib
+    };
+    let mode = if command.moves() {
+        Mode::Exclusive
+    } else {
+        Mode::Shared
+    };
+    let key = serial.unwrap_or_else(|| device.to_owned());
+    let _lock = match lock::acquire(&config.lock_dir, &key, mode, deadline) {
+        Ok(l) => l,
+        Err(e) => return fail(format!("{e}\n")),
+    };
+    let mut session = Session {
+        lib,
+        settings,
+        deadline,
+        stop,
+    };
+    match command {
+        Command::Slots => match session.slots() {
+            Ok(n) => Answer::ok(format!("{n}\n")),
+            Err(e) => fail(format!("{e}\n")),
+        },
+        Command::Loaded => {
+            let drive = match parse_number(args, 4, "drive index") {
+                Ok(d) => DriveIndex(d),
+                Err(m) => return fail(m),
+            };
+            match session.loaded(drive) {
+                Ok(Loaded::Empty) => Answer::ok("0\n".into()),
+                Ok(Loaded::Slot(s)) => Answer::ok(format!("{s}\n")),
+                Ok(Loaded::Unknown) => {
+                    let tag = String::new();
+                    fail(format!(
+                        "{}\n",
+                        OpError::HomeUnknown {
+                            drive: drive.0,
+                            tag
+                        }
+                    ))
+                }
+                Err(e) => fail(format!("{e}\n")),
+            }
+        }
+        Command::List | Command::Listall => match session.inventory() {
+            Ok(inv) => Answer::ok(if command == Command::List {
+                list(&inv)
+            } else {
+                listall(&inv)
+            }),
+            Err(e) => fail(format!("{e}\n")),
+        },
+        Command::Load => {
+            let (slot, drive) = match (
+                parse_number(args, 2, "slot"),
+                parse_number(args, 4, "drive index"),
+            ) {
+                (Ok(s), Ok(d)) => (SlotNumber(s), DriveIndex(d)),
+                (Err(m), _) | (_, Err(m)) => return fail(m),
+            };
+            let mut text = String::new();
+            let result = session.load(slot, drive, Path::new(&args[3]), &mut |p| text.push_str(p));
+            match result {
+                Ok(()) => Answer::ok(format!("{text}done\n")),
+                Err(e) => fail(format!("{text}{e}\n")),
+            }
+        }
+        Command::Unload => {
+            let (slot, drive) = match (
+                parse_number(args, 2, "slot"),
+                parse_number(args, 4, "drive index"),
+            ) {
+                (Ok(s), Ok(d)) => (s, DriveIndex(d)),
+                (Err(m), _) | (_, Err(m)) => return fail(m),
+            };
+            let slot = (slot != 0).then_some(SlotNumber(slot));
+            let mut text = String::new();
+            let result =
+                session.unload(slot, drive, Path::new(&args[3]), &mut |p| text.push_str(p));
+            match result {
+                Ok(_) => Answer::ok(format!("{text}done\n")),
+                Err(e) => fail(format!("{text}{e}\n")),
+            }
+        }
+        Command::Transfer => {
+            let (from, to) = match (
+                parse_number(args, 2, "source slot"),
+                parse_number(args, 3, "destination slot"),
+            ) {
+                (Ok(f), Ok(t)) => (SlotNumber(f), SlotNumber(t)),
+                (Err(m), _) | (_, Err(m)) => return fail(m),
+            };
+            match session.transfer(from, to) {
+                Ok(()) => Answer::ok(String::new()),
+                Err(e) => fail(format!("{e}\n")),
+            }
+        }
+    }
+}
+
+fn replace_timeouts(
+    changer: scsi_changer::changer::Changer<crate::library::DynTransport>,
+    timeouts: scsi_changer::changer::Timeouts,
+) -> scsi_changer::changer::Changer<crate::library::DynTransport> {
+    changer.with_timeouts(timeouts)
+}
+
+fn parse_number(args: &[String], i: usize, what: &str) -> Result<u16, String> {
+    let text = args.get(i).map(String::as_str).unwrap_or("");
+    text.parse::<u16>()
+        .map_err(|_| format!("invalid {what} '{text}': expected a number from 0 to 65535\n"))
+}
+
+/// `list`: the script's two awk passes over mtx status lines.
+pub fn list(inv: &scsi_changer::inventory::Inventory) -> String {
+    let homes = inv.home_slots();
+    let mut out = String::new();
+    for line in mtx_text::slot_lines(inv) {
+        if let Some(l) = awk::list_slot(&line) {
+            out.push_str(&l);
+            out.push('\n');
+        }
+    }
+    for (i, (d, h)) in inv.drives.iter().zip(&homes).enumerate() {
+        if let Some(l) = awk::list_drive(&mtx_text::drive_line(i, d, *h)) {
+            out.push_str(&l);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// `listall`: drives, then storage rules, then import/export rules. A full drive whose home is
+/// unknown prints `D:<n>:F::<tag>` (contract C1) instead of the script's malformed line.
+pub fn listall(inv: &scsi_changer::inventory::Inventory) -> String {
+    let homes = inv.home_slots();
+    let mut out = String::new();
+    for (i, (d, h)) in inv.drives.iter().zip(&homes).enumerate() {
+        let line = if d.full && h.slot().is_none() {
+            let tag = d
+                .primary_volume_tag
+                .as_ref()
+                .map(|t| t.barcode().to_owned())
+                .unwrap_or_default();
+            Some(format!("D:{i}:F::{tag}"))
+        } else {
+            awk::listall_drive(&mtx_text::drive_line(i, d, *h))
+        };
+        if let Some(l) = line {
+            out.push_str(&l);
+            out.push('\n');
+        }
+    }
+    let slots = mtx_text::slot_lines(inv);
+    for rule in [
+        awk::listall_storage as fn(&str) -> Option<String>,
+        awk::listall_import_export,
+    ] {
+        for line in &slots {
+            if let Some(l) = rule(line) {
+                out.push_str(&l);
+                out.push('\n');
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,246 @@
+//! Protocol mode against simulated libraries: the fixes of contract C1, drive identity (C4),
+//! readiness, faults, and argument handling.
+
+mod common;
+use common::*;
+
+#[test]
+fn unknown_source_uses_lowest_free_slot() {
+    // Drive 0's source is unknown; slot 2 is free but claimed by drive 1, so drive 0's home is 5.
+    let lib = Lib::new(
+        "  Storage Changer /dev/sg3:2 Drives, 6 Slots ( 0 Import/Export )
+Data Transfer Element 0:Full (Unknown Storage Element Loaded):VolumeTag = ORPHAN1
+Data Transfer Element 1:Full (Storage Element 2 Loaded):VolumeTag = TAPE02
+      Storage Element 1:Full :VolumeTag=TAPE01
+      Storage Element 2:Empty
+      Storage Element 3:Full :VolumeTag=TAPE03
+      Storage Element 4:Full :VolumeTag=TAPE04
+      Storage Element 5:Empty
+      Storage Element 6:Empty
+",
+        "",
+    );
+    for _ in 0..2 {
+        let o = lib.run(&["loaded", "0", "/dev/nst0", "0"]);
+        assert_eq!(
+            (status(&o), stdout(&o).as_str()),
+            (0, "5\n"),
+            "the same answer every time"
+        );
+    }
+    let o = lib.run(&["listall", "0", "/dev/nst0", "0"]);
+    assert!(
+        stdout(&o).starts_with("D:0:F:5:ORPHAN1\nD:1:F:2:TAPE02\n"),
+        "{}",
+        stdout(&o)
+    );
+    let o = lib.run(&["list", "0", "/dev/nst0", "0"]);
+    assert!(stdout(&o).contains("5:ORPHAN1\n"), "{}", stdout(&o));
+    let o = lib.run(&["unload", "5", "/dev/nst0", "0"]);
+    assert_eq!(
+        (status(&o), stdout(&o).as_str()),
+        (0, "Unloading drive 0 into Storage Element 5...done\n")
+    );
+    assert!(
+        lib.text()
+            .contains("Storage Element 5:Full :VolumeTag=ORPHAN1"),
+        "{}",
+        lib.text()
+    );
+    // unload with slot 0 (Bareos did not know) takes the home too.
+    let lib2 = Lib::new(
+        &lib.text().replace(
+            "Data Transfer Element 1:Full (Storage Element 2 Loaded)",
+            "Data Transfer Element 1:Full (Unknown Storage Element Loaded)",
+        ),
+        "",
+    );
+    let o = lib2.run(&["unload", "0", "/dev/nst1", "1"]);
+    assert_eq!(
+        stdout(&o),
+        "Unloading drive 1 into Storage Element 2...done\n"
+    );
+}
+
+#[test]
+fn bad_drive_index_is_refused() {
+    let lib = Lib::new(TWO_DRIVES, "");
+    let o = lib.run(&["loaded", "0", "/dev/nst5", "5"]);
+    assert_eq!(status(&o), 1);
+    assert_eq!(stdout(&o), "", "no answer Bareos could misread");
+    assert!(
+        stderr(&o).contains("invalid drive index 5") && stderr(&o).contains("0 to 1"),
+        "{}",
+        stderr(&o)
+    );
+    let o = lib.run(&["load", "1", "/dev/nst0", "x"]);
+    assert_eq!(status(&o), 1, "never clap's 2");
+    assert!(stdout(&o).contains("invalid drive index 'x'"));
+}
+
+#[test]
+fn wrong_archive_device_is_refused() {
+    let lib = Lib::new(TWO_DRIVES, "");
+    let before = lib.status_lines();
+    let o = lib.run(&["load", "1", "/dev/nst0", "1"]);
+    assert_eq!(status(&o), 1);
+    let out = stdout(&o);
+    assert!(
+        out.contains("/dev/nst0 is drive 0") && out.contains("not drive 1"),
+        "{out}"
+    );
+    assert_eq!(lib.status_lines(), before, "nothing moved");
+}
+
+#[test]
+fn load_unload_round_trip_with_mtx_messages() {
+    let lib = Lib::new(TWO_DRIVES, "");
+    let o = lib.run(&["load", "3", "/dev/nst1", "1"]);
+    assert_eq!(
+        (status(&o), stdout(&o).as_str(), stderr(&o).as_str()),
+        (
+            0,
+            "Loading media from Storage Element 3 into drive 1...done\n",
+            ""
+        )
+    );
+    assert_eq!(stdout(&lib.run(&["loaded", "0", "/dev/nst1", "1"])), "3\n");
+    let o = lib.run(&["load", "4", "/dev/nst1", "1"]);
+    assert_eq!(
+        (status(&o), stdout(&o).as_str()),
+        (1, "Drive 1 Full (Storage Element 3 loaded)\n")
+    );
+    let o = lib.run(&["load", "5", "/dev/nst0", "0"]);
+    assert_eq!(stdout(&o), "Drive 0 Full (Storage Element 2 loaded)\n");
+    let o = lib.run(&["unload", "3", "/dev/nst1", "1"]);
+    assert_eq!(
+        (status(&o), stdout(&o).as_str()),
+        (0, "Unloading drive 1 into Storage Element 3...done\n")
+    );
+    let o = lib.run(&["unload", "3", "/dev/nst1", "1"]);
+    assert_eq!(
+        (status(&o), stdout(&o).as_str()),
+        (1, "Data Transfer Element 1 is Empty\n")
+    );
+    let o = lib.run(&["unload", "1", "/dev/nst0", "0"]);
+    assert_eq!(
+        (status(&o), stdout(&o).as_str()),
+        (1, "Storage Element 1 is Already Full\n")
+    );
+    // The empty-slot phrase Bareos looks for, on stdout, at once.
+    let o = lib.run(&["load", "5", "/dev/nst1", "1"]);
+    assert_eq!(
+        (status(&o), stdout(&o).as_str()),
+        (
+            1,
+            "Loading media from Storage Element 5 into drive 1...Source Element Address 1004 is Empty\n"
+        )
+    );
+    let o = lib.run(&["load", "9", "/dev/nst1", "1"]);
+    assert!(
+        status(&o) == 1 && stdout(&o).contains("invalid slot 9: this library has slots 1 to 8"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn transfer_between_storage_and_import_export() {
+    let lib = Lib::new(TWO_DRIVES, "");
+    for (from, to) in [("7", "5"), ("5", "8"), ("8", "6"), ("6", "7")] {
+        let o = lib.run(&["transfer", from, to]);
+        assert_eq!(
+            (status(&o), stdout(&o).as_str(), stderr(&o).as_str()),
+            (0, "", ""),
+            "transfer {from} {to}"
+        );
+    }
+    assert!(
+        lib.text()
+            .contains("Storage Element 7 IMPORT/EXPORT:Full :VolumeTag=TAPE07L6")
+    );
+    let o = lib.run(&["transfer", "2", "5"]);
+    assert_eq!(
+        (status(&o), stdout(&o).as_str(), stderr(&o).as_str()),
+        (1, "", "Source Element Address 1001 is Empty\n")
+    );
+    let o = lib.run(&["transfer", "1", "3"]);
+    assert_eq!(
+        (status(&o), stderr(&o).as_str()),
+        (1, "Destination Element Address 1002 is Already Full\n")
+    );
+}
+
+#[test]
+fn argument_handling_matches_the_script() {
+    let lib = Lib::new(TWO_DRIVES, "");
+    let o = lib.run(&["frobnicate", "0", "/dev/nst0", "0"]);
+    assert_eq!(
+        (status(&o), stdout(&o).as_str(), stderr(&o).as_str()),
+        (0, "", "")
+    );
+    let o = lib.run(&["load", "1"]);
+    assert_eq!(status(&o), 1);
+    assert!(
+        stdout(&o).starts_with("ERROR: usage:")
+            && stdout(&o).contains("Command expected 5 arguments"),
+        "{}",
+        stdout(&o)
+    );
+    let o = lib.run(&["transfer", "1"]);
+    assert!(status(&o) == 1 && stdout(&o).contains("Command expected 4 arguments"));
+    let o = lib.run(&["slots"]);
+    assert_eq!((status(&o), stdout(&o).as_str()), (0, "8\n"));
+    // --config before the device.
+    let o = lib
+        .command()
+        .args([
+            "--config",
+            lib.config.to_str().unwrap(),
+            &lib.device(),
+            "slots",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&o), "8\n");
+}
+
+#[test]
+fn missing_library_file_fails_cleanly_for_every_command() {
+    let lib = Lib::new(TWO_DRIVES, "");
+    std::fs::remove_file(lib.path()).unwrap();
+    for args in [
+        &["slots"][..],
+        &["list"],
+        &["listall"],
+        &["loaded", "0", "/dev/nst0", "0"],
+    ] {
+        let o = lib.run(args);
+        assert_eq!(status(&o), 1, "{args:?}");
+        if args[0] != "loaded" {
+            assert_eq!(stdout(&o), "", "{args:?}: no partial payload");
+        }
+    }
+    let o = lib.run(&["load", "1", "/dev/nst1", "1"]);
+    assert_eq!(status(&o), 1);
+    assert!(stdout(&o).contains("cannot open"), "{}", stdout(&o));
+}
+
+#[test]
+fn slots_and_loaded_use_few_scsi_commands() {
+    // Counted through the log: each command's SCSI traffic is logged at debug level.
+    let lib = Lib::new(TWO_DRIVES, "");
+    assert_eq!(stdout(&lib.run(&["slots"])), "8\n");
+    assert_eq!(stdout(&lib.run(&["loaded", "0", "/dev/nst0", "0"])), "2\n");
+    let log = lib.log();
+    let per_invocation: Vec<usize> = log
+        .split("invoked")
+        .skip(1)
+        .map(|chunk| chunk.matches(" done").count())
+        .collect();
+    assert_eq!(
+        per_invocation,
+        vec![1, 2],
+        "slots = MODE SENSE; loaded = MODE SENSE + READ ELEMENT STATUS (drives)\n{log}"
+    );
+}
