@@ -244,3 +244,180 @@ fn slots_and_loaded_use_few_scsi_commands() {
         "slots = MODE SENSE; loaded = MODE SENSE + READ ELEMENT STATUS (drives)\n{log}"
     );
 }
+
+fn with_faults(faults: &str) -> String {
+    format!("{faults}{TWO_DRIVES}")
+}
+
+#[test]
+fn load_waits_for_the_drive() {
+    let lib = Lib::new(
+        &with_faults("# sim: fault drive-becoming-ready drive=1 count=3\n"),
+        "",
+    );
+    let o = lib.run(&["load", "3", "/dev/nst1", "1"]);
+    assert_eq!(
+        (status(&o), stdout(&o).as_str()),
+        (
+            0,
+            "Loading media from Storage Element 3 into drive 1...done\n"
+        ),
+        "{}",
+        lib.log()
+    );
+    let polls = lib.log().matches("op=\"TEST UNIT READY\"").count();
+    assert!(
+        polls >= 4,
+        "three not-ready answers, then ready: {polls} TEST UNIT READY events"
+    );
+}
+
+#[test]
+fn load_fails_when_the_drive_never_becomes_ready() {
+    let lib = Lib::new(
+        &with_faults("# sim: fault drive-becoming-ready drive=1 count=100000\n"),
+        "[defaults]\nmax_wait_drive = 1\n",
+    );
+    let o = lib.run(&["load", "3", "/dev/nst1", "1"]);
+    assert_eq!(status(&o), 1);
+    assert!(stdout(&o).starts_with("Loading media from Storage Element 3 into drive 1...drive 1 (/dev/nst1) is loaded but did not become ready"), "{}", stdout(&o));
+    assert!(
+        lib.text()
+            .contains("Data Transfer Element 1:Full (Storage Element 3 Loaded)"),
+        "the cartridge is in the drive"
+    );
+}
+
+#[test]
+fn sigterm_during_wait_exits_promptly() {
+    let lib = Lib::new(
+        &with_faults("# sim: fault drive-becoming-ready drive=1 count=100000\n"),
+        "[defaults]\nmax_wait_drive = 120\n",
+    );
+    let mut child = lib
+        .command()
+        .args([lib.device().as_str(), "load", "3", "/dev/nst1", "1"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !lib.text().contains("Data Transfer Element 1:Full") {
+        assert!(std::time::Instant::now() < until, "the load never happened");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let sent = std::time::Instant::now();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    assert!(
+        sent.elapsed() < std::time::Duration::from_secs(3),
+        "exited {:?} after SIGTERM",
+        sent.elapsed()
+    );
+    assert_eq!(status.code(), Some(1));
+    assert!(lib.log().contains("stopped by signal"), "{}", lib.log());
+}
+
+#[test]
+fn offline_ejects_the_tape_before_unloading() {
+    // The drive locks its tape (05/53/02) until it is unloaded with LOAD UNLOAD.
+    let text = with_faults("# sim: fault prevent-removal drive=0\n");
+    let lib = Lib::new(&text, "");
+    let o = lib.run(&["unload", "2", "/dev/nst0", "0"]);
+    assert_eq!(status(&o), 1);
+    assert!(
+        stdout(&o).contains("Medium removal prevented (53h/02h)") && stdout(&o).contains("offline"),
+        "{}",
+        stdout(&o)
+    );
+    let lib = Lib::new(&text, "[defaults]\noffline = true\n");
+    let o = lib.run(&["unload", "2", "/dev/nst0", "0"]);
+    assert_eq!(
+        (status(&o), stdout(&o).as_str()),
+        (0, "Unloading drive 0 into Storage Element 2...done\n"),
+        "{}",
+        lib.log()
+    );
+    // The same through an existing mtx-changer.conf.
+    let lib = Lib::new(&text, "");
+    let conf = lib.dir.path().join("mtx-changer.conf");
+    std::fs::write(&conf, "offline=1\noffline_sleep=0\n").unwrap();
+    let config = std::fs::read_to_string(&lib.config).unwrap();
+    std::fs::write(
+        &lib.config,
+        format!("mtx_changer_conf = \"{}\"\n{config}", conf.display()),
+    )
+    .unwrap();
+    let o = lib.run(&["unload", "2", "/dev/nst0", "0"]);
+    assert_eq!(status(&o), 0, "{}", stdout(&o));
+}
+
+#[test]
+fn a_move_whose_outcome_is_unknown_is_settled_by_rereading() {
+    let lib = Lib::new(&with_faults("# sim: fault move-timeout\n"), "");
+    let o = lib.run(&["load", "3", "/dev/nst1", "1"]);
+    assert_eq!(
+        status(&o),
+        0,
+        "the move happened; the timeout only hid it: {}",
+        stdout(&o)
+    );
+    let lib = Lib::new(&with_faults("# sim: fault move-timeout-before\n"), "");
+    let before = lib.status_lines();
+    let o = lib.run(&["load", "3", "/dev/nst1", "1"]);
+    assert_eq!(status(&o), 1);
+    assert!(stdout(&o).contains("timed out"), "{}", stdout(&o));
+    assert_eq!(lib.status_lines(), before);
+    assert_eq!(
+        lib.run(&["load", "3", "/dev/nst1", "1"]).status.code(),
+        Some(0),
+        "a retry by Bareos works"
+    );
+}
+
+#[test]
+fn garbage_from_the_device_gives_no_partial_inventory() {
+    let lib = Lib::new(&with_faults("# sim: fault garbled-response count=10\n"), "");
+    for cmd in ["list", "listall"] {
+        let o = lib.run(&[cmd]);
+        assert_eq!(
+            (status(&o), stdout(&o).as_str()),
+            (1, ""),
+            "{cmd}: {}",
+            stderr(&o)
+        );
+    }
+}
+
+#[test]
+fn unit_attentions_and_becoming_ready_are_absorbed() {
+    let lib = Lib::new(
+        &with_faults("# sim: fault unit-attention count=3\n# sim: fault becoming-ready count=2\n"),
+        "",
+    );
+    let o = lib.run(&["listall"]);
+    assert_eq!(status(&o), 0, "{}", stderr(&o));
+    assert!(
+        stdout(&o).starts_with("D:0:F:2:TAPE02L6\nD:1:E\n"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn an_operators_change_between_invocations_is_seen() {
+    let lib = Lib::new(TWO_DRIVES, "");
+    assert_eq!(stdout(&lib.run(&["loaded", "0", "/dev/nst1", "1"])), "0\n");
+    // Someone else loads drive 1 (another process, another changer tool).
+    let o = lib
+        .command()
+        .args(["move", &lib.device(), "4", "drive:1"])
+        .output()
+        .unwrap();
+    assert_eq!(status(&o), 0, "{}", stderr(&o));
+    assert_eq!(stdout(&lib.run(&["loaded", "0", "/dev/nst1", "1"])), "4\n");
+}

@@ -163,6 +163,7 @@ pub fn execute<T: Transport + ?Sized>(
                 }
             }
             Verdict::NotReady(sense) => {
+                tracing::debug!(op = req.op, %sense, "not ready");
                 let waited = started.elapsed();
                 let limit_reached = waited >= policy.not_ready_wait
                     || deadline.is_some_and(|d| Instant::now() + policy.not_ready_poll >= d);
