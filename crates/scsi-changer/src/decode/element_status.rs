@@ -3,11 +3,13 @@
 //! Tolerances, each needed by a real device (docs/hardware-quirks.md):
 //! * the descriptor stride is the page's ELEMENT DESCRIPTOR LENGTH, never computed;
 //! * data beyond BYTE COUNT OF REPORT AVAILABLE is ignored (PBS saw over-long replies);
-//! * a last descriptor shorter than its length is kept when the device sent less than it
-//!   announced (tgt 1.0.85 drops 8 bytes of every reply) and dropped when our allocation cut it
-//!   (the caller re-reads from its address);
-//! * PVOLTAG/AVOLTAG flags that promise more bytes than a descriptor has are ignored for the
-//!   missing part (mhVTL's HP MSL personality);
+//! * a last descriptor shorter than its length is kept, with what arrived of it, when the
+//!   device sent less than it announced (tgt 1.0.85 drops 8 bytes of every reply, leaving 8 of
+//!   a 16-byte descriptor) and dropped when our allocation cut it (the caller re-reads from its
+//!   address);
+//! * PVOLTAG/AVOLTAG flags that promise more bytes than the ELEMENT DESCRIPTOR LENGTH has room
+//!   for are ignored, and the bytes are read as what follows (mhVTL's HP MSL personality: AVOLTAG
+//!   without a tag, then the device identifier);
 //! * device identifiers are parsed when present, asked for or not (HP MSL).
 
 use crate::address::{ElementAddress, ElementType};
@@ -174,34 +176,32 @@ fn decode_descriptor(
         e.exenab = status & 0x10 != 0;
         e.inenab = status & 0x20 != 0;
     }
-    // Some ADIC loaders send descriptors shorter than 12 bytes: what is there is kept.
-    if c.remaining() == 0 || descriptor_length < 12 {
-        let rest = c.take_up_to(c.remaining());
-        e.asc = rest.get(1).copied().unwrap_or(0);
-        e.ascq = rest.get(2).copied().unwrap_or(0);
-        return Ok(e);
-    }
-    c.skip(1, "reserved")?;
-    e.asc = c.u8("additional sense code")?;
-    e.ascq = c.u8("additional sense code qualifier")?;
-    let bus = c.u8("SCSI bus flags")?;
-    let id = c.u8("SCSI bus address")?;
-    if element_type == ElementType::DataTransfer && bus & 0x20 != 0 {
+    // Bytes 3–11. What did not arrive reads as 0 (not reported): some ADIC loaders declare
+    // descriptors shorter than 12 bytes, and tgt 1.0.85 cuts the last descriptor of a reply by
+    // 8 bytes, which leaves 8 of a 16-byte descriptor. The element is kept either way.
+    let arrived = c.take_up_to(9);
+    let mut fixed = [0u8; 9];
+    fixed[..arrived.len()].copy_from_slice(arrived);
+    let [_, asc, ascq, bus, id, _, medium, source_hi, source_lo] = fixed;
+    e.asc = asc;
+    e.ascq = ascq;
+    if element_type == ElementType::DataTransfer && bus & 0x20 != 0 && arrived.len() >= 5 {
         e.scsi_bus_address = Some((id, (bus & 0x10 != 0).then_some(bus & 0x07)));
     }
-    c.skip(1, "reserved")?;
-    let medium = c.u8("SVALID, INVERT, ED, medium type")?;
-    let source = c.u16("source storage element address")?;
     e.invert = medium & 0x40 != 0;
     e.disabled = medium & 0x08 != 0;
     e.medium_type = medium & 0x07;
-    if medium & 0x80 != 0 {
-        e.source = Some(ElementAddress(source));
+    if medium & 0x80 != 0 && arrived.len() == fixed.len() {
+        e.source = Some(ElementAddress(u16::from_be_bytes([source_hi, source_lo])));
     }
-    if flags.pvoltag {
+    // A volume tag flag counts only when the descriptor, by its declared length, has room for
+    // the tag: mhVTL's HP MSL sets AVOLTAG on the drive page but sends no alternate tag, and
+    // the bytes there are the (unsolicited) device identifier.
+    let room = |c: &Cursor<'_>| descriptor_length.saturating_sub(c.position());
+    if flags.pvoltag && room(&c) >= VOLUME_TAG_LEN {
         e.primary_volume_tag = read_volume_tag(&mut c);
     }
-    if flags.avoltag {
+    if flags.avoltag && room(&c) >= VOLUME_TAG_LEN {
         e.alternate_volume_tag = read_volume_tag(&mut c);
     }
     e.identifier = read_identifier(&mut c);
@@ -211,7 +211,7 @@ fn decode_descriptor(
 /// A volume tag, when at least its 32-byte identification arrived.
 fn read_volume_tag(c: &mut Cursor<'_>) -> Option<VolumeTag> {
     if c.remaining() < VOLUME_IDENTIFICATION_LEN {
-        // Flag set without data (mhVTL HP MSL) or cut short: nothing usable follows.
+        // Cut short (tgt's last descriptor, or our allocation): nothing usable follows.
         c.take_up_to(c.remaining());
         return None;
     }

@@ -89,9 +89,17 @@ pub fn decode_element_address_assignment(
     let mut p = Cursor::new(pages);
     // Walk the pages until 1Dh (a device may return others first).
     loop {
-        let code = p.u8("page code")? & 0x3f;
-        let length = usize::from(p.u8("page length")?);
-        if code == 0x1d {
+        let first = p.u8("page code")?;
+        let sub_page = first & 0x40 != 0;
+        let length = if sub_page {
+            // SPF: sub-page format (SPC-4 7.5.7), SUBPAGE CODE then a 16-bit PAGE LENGTH.
+            // tgt's all-pages reply holds 0Ah/01h this way.
+            p.skip(1, "subpage code")?;
+            usize::from(p.u16("subpage page length")?)
+        } else {
+            usize::from(p.u8("page length")?)
+        };
+        if first & 0x3f == 0x1d && !sub_page {
             if length < 0x12 {
                 return Err(DecodeError::Invalid {
                     what: "element address assignment page length",
