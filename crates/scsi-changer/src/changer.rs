@@ -231,6 +231,7 @@ impl<T: Transport> Changer<T> {
             self.timeouts.read_element_status,
             &mut buf,
         )?;
+        let n = overflow_corrected_length(&buf, n);
         let mut reply =
             decode_element_status(&buf[..n], allocation).map_err(self.decode_err(op))?;
         // Replies list one type; anything else (tgt's type-0 garbage) is not trusted.
@@ -560,10 +561,157 @@ impl<T: Transport> Changer<T> {
     }
 }
 
+/// The bytes of a READ ELEMENT STATUS reply that are really there.
+///
+/// A device that ignores the allocation length (tgt 1.0.85 sends the whole page) overflows the
+/// buffer; Linux's iSCSI initiator fills the buffer, drops the rest, and reports the *overflow*
+/// count as the residual, so `transferred` looks short although every byte of the buffer is
+/// valid. A well-behaved device with more data than the allocation fills the buffer with a zero
+/// residual, so "short, yet the header announces more than the buffer holds" can only be this
+/// case: the whole buffer is used, and the reply counts as cut by the allocation.
+fn overflow_corrected_length(buf: &[u8], transferred: usize) -> usize {
+    let announced = match buf.get(5..8) {
+        Some([a, b, c]) if transferred >= 8 => {
+            8 + (usize::from(*a) << 16 | usize::from(*b) << 8 | usize::from(*c))
+        }
+        _ => return transferred,
+    };
+    if transferred < buf.len() && announced > buf.len() {
+        tracing::debug!(
+            transferred,
+            announced,
+            buffer = buf.len(),
+            "device overflowed the allocation length; using the whole buffer"
+        );
+        buf.len()
+    } else {
+        transferred
+    }
+}
+
 fn describe(e: &Result<ElementStatus, Error>) -> String {
     match e {
         Ok(e) if e.full => "full".into(),
         Ok(_) => "empty".into(),
         Err(err) => format!("unreadable ({err})"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transport::{Command, Completion, DataDirection};
+
+    /// tgt behind Linux's iSCSI initiator: every READ ELEMENT STATUS returns every storage
+    /// element from the starting address (NUMBER OF ELEMENTS and ALLOCATION LENGTH ignored),
+    /// 8 bytes short of what the header announces; on overflow the residual is the overflow.
+    struct OverflowingTgt {
+        slots: u16,
+        requests: u32,
+    }
+
+    impl Transport for OverflowingTgt {
+        fn execute(&mut self, cmd: Command<'_>) -> std::io::Result<Completion> {
+            self.requests += 1;
+            let start = u16::from_be_bytes([cmd.cdb[2], cmd.cdb[3]]).max(1000);
+            let addresses: Vec<u16> = (start..1000 + self.slots).collect();
+            let mut page = Vec::new();
+            for a in &addresses {
+                let mut d = vec![0u8; 52];
+                d[0..2].copy_from_slice(&a.to_be_bytes());
+                d[2] = 0x01;
+                d[12..20].copy_from_slice(format!("T{:05}L5", a).as_bytes());
+                page.extend(d);
+            }
+            let report = 8 + page.len();
+            let mut reply = vec![(start >> 8) as u8, start as u8];
+            reply.extend((addresses.len() as u16).to_be_bytes());
+            reply.extend([0, (report >> 16) as u8, (report >> 8) as u8, report as u8]);
+            reply.extend([
+                2,
+                0x80,
+                0,
+                52,
+                0,
+                (page.len() >> 16) as u8,
+                (page.len() >> 8) as u8,
+                page.len() as u8,
+            ]);
+            reply.extend(page);
+            reply.truncate(reply.len() - 8);
+            let DataDirection::FromDevice(buf) = cmd.data else {
+                panic!("data-in expected")
+            };
+            let n = reply.len().min(buf.len());
+            buf[..n].copy_from_slice(&reply[..n]);
+            let resid = if reply.len() > buf.len() {
+                reply.len() - buf.len()
+            } else {
+                buf.len() - n
+            };
+            Ok(Completion {
+                resid,
+                ..Completion::good()
+            })
+        }
+        fn name(&self) -> &str {
+            "tgt"
+        }
+    }
+
+    #[test]
+    fn overflow_reported_as_residual_still_reads_every_element_in_two_requests() {
+        let mut c = Changer::new(OverflowingTgt {
+            slots: 1600,
+            requests: 0,
+        });
+        let elements = c
+            .read_elements(
+                ElementType::Storage,
+                ElementAddress(1000),
+                1600,
+                ReadOptions {
+                    voltag: true,
+                    dvcid: false,
+                },
+            )
+            .unwrap();
+        assert_eq!(elements.len(), 1600);
+        assert!(
+            elements
+                .windows(2)
+                .all(|w| w[1].address.0 == w[0].address.0 + 1)
+        );
+        assert_eq!(elements[1599].barcode(), Some("T02599L5"));
+        assert_eq!(
+            c.transport_mut().requests,
+            2,
+            "the minimum under a 64 KiB allocation"
+        );
+    }
+
+    #[test]
+    fn a_short_reply_that_announces_little_is_not_mistaken_for_an_overflow() {
+        let mut c = Changer::new(OverflowingTgt {
+            slots: 10,
+            requests: 0,
+        });
+        let elements = c
+            .read_elements(
+                ElementType::Storage,
+                ElementAddress(1000),
+                10,
+                ReadOptions {
+                    voltag: true,
+                    dvcid: false,
+                },
+            )
+            .unwrap();
+        assert_eq!(
+            elements.len(),
+            10,
+            "tgt's 8-byte-short last descriptor is kept"
+        );
+        assert_eq!(c.transport_mut().requests, 1);
     }
 }
