@@ -1,0 +1,63 @@
+#!/bin/bash
+# guest-main.sh — the rig guest's main program, run by guest-init.sh as root, chrooted into the
+# host-root view (host / read-only + tmpfs overlay). Not meant to be run by hand.
+#
+# Reads the run's share directory (/run/rig/share, written by scripts/vtl-run):
+#   run.env   rig settings: VTL_LIBRARY, VTL_UDEV, VTL_TAPES_SRC, VTL_DEADLINE (seconds of guest
+#             uptime by which CMD must have ended)
+#   cmd.sh    the caller's environment (exports), `cd` to the caller's directory, `exec CMD…`
+# Writes share/out/:
+#   stdout, stderr   CMD's output (appended; vtl-run streams them to the caller while we run)
+#   rc               CMD's exit status, or 125 when the guest or the library failed to come up
+#   times            "boot_ms=… udev_ms=… library_ms=… cmd_ms=…" (guest-side phases)
+# Everything else (bring-up trace, failures) goes to the guest console, which vtl-run logs.
+set -u
+
+share=/run/rig/share
+out=$share/out
+rig_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+ms() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
+uptime_s() { local u; read -r u _ </proc/uptime; echo "${u%.*}"; }
+finish() {
+	echo "$1" >"$out/rc.tmp" && mv "$out/rc.tmp" "$out/rc"
+	sync
+	exit 0
+}
+
+boot_ms=$(($(uptime_s) * 1000))
+# shellcheck source=/dev/null
+. "$share/run.env" || finish 125
+export VTL_LIBRARY VTL_UDEV VTL_TAPES_SRC
+
+udev_ms=0
+if [ "$VTL_UDEV" = 1 ]; then
+	t=$(ms)
+	if ! /lib/systemd/systemd-udevd --daemon; then
+		echo "guest-main: systemd-udevd did not start" >&2
+		finish 125
+	fi
+	udevadm trigger --action=add >/dev/null 2>&1
+	udevadm settle --timeout=60 || echo "guest-main: udevadm settle timed out" >&2
+	udev_ms=$(($(ms) - t))
+fi
+
+t=$(ms)
+if ! "$rig_dir/vtl-ctl.sh" start "$VTL_LIBRARY"; then
+	echo "guest-main: the library did not come up" >&2
+	finish 125
+fi
+library_ms=$(($(ms) - t))
+
+# CMD: a clean environment (only what cmd.sh exports plus the device variables), stdin from
+# /dev/null, bounded by the time left before vtl-run's own deadline.
+left=$((VTL_DEADLINE - $(uptime_s)))
+[ "$left" -gt 5 ] || left=5
+t=$(ms)
+timeout -k 5 "$left" env -i VTL_ENV=/run/vtl/devices.env VTL_CTL="$rig_dir/vtl-ctl.sh" \
+	/bin/bash "$share/cmd.sh" </dev/null >>"$out/stdout" 2>>"$out/stderr"
+rc=$?
+cmd_ms=$(($(ms) - t))
+[ "$rc" = 124 ] && echo "guest-main: CMD did not end within ${left}s" >&2
+echo "boot_ms=$boot_ms udev_ms=$udev_ms library_ms=$library_ms cmd_ms=$cmd_ms" >"$out/times"
+finish "$rc"
