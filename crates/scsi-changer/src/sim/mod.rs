@@ -2,7 +2,8 @@
 //! `mtx status` text, answering SCSI commands through the same [`Transport`] trait as SG_IO,
 //! so the whole driver stack runs against it unchanged. docs/simulator.md describes the file.
 //!
-//! * [`state`]: the `mtx status` text model ([`SimState`]: parse and render, byte-identical).
+//! * [`state`]: the `mtx status` text model ([`SimState`], rendered byte-identical), `parse`:
+//!   reading it.
 //! * `directives`, [`faults`]: the `# sim:` lines (identities, addresses, faults, runtime state).
 //! * `layout`: element addresses.
 //! * `scsi`, `res`, `moves`: CDBs in, SPC-4/SMC-3 answers out.
@@ -20,6 +21,7 @@ pub mod faults;
 mod file;
 mod layout;
 mod moves;
+mod parse;
 mod res;
 mod scsi;
 pub mod state;
@@ -264,7 +266,7 @@ impl SimLibrary {
                 "{name}: line {line}: not text (invalid UTF-8); expected `mtx status` output"
             ))
         })?;
-        state::parse_text(text).map_err(|e| TxError::Parse(format!("{name}: {e}")))
+        parse::parse_text(text).map_err(|e| TxError::Parse(format!("{name}: {e}")))
     }
 
     fn view(&self) -> MutexGuard<'_, View> {
