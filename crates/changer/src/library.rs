@@ -147,7 +147,7 @@ impl Library {
     /// The archive device a drive index would have in a simulated library (for messages).
     pub fn sim_archive_device(&self, index: DriveIndex) -> Option<PathBuf> {
         match &self.backend {
-            Backend::Sim(_) => Some(PathBuf::from(format!("/dev/nst{}", index.0))),
+            Backend::Sim(sim) => sim.archive_device(index.0),
             Backend::Sg { .. } => None,
         }
     }
