@@ -8,6 +8,7 @@
 #   cmd.sh    the caller's environment (exports), `cd` to the caller's directory, `exec CMD…`
 # Writes share/out/:
 #   stdout, stderr   CMD's output (appended; vtl-run streams them to the caller while we run)
+#   files/           $VTL_OUT: whatever CMD leaves there survives on the host
 #   rc               CMD's exit status, or 125 when the guest or the library failed to come up
 #   times            "boot_ms=… udev_ms=… library_ms=… cmd_ms=…" (guest-side phases)
 # Everything else (bring-up trace, failures) goes to the guest console, which vtl-run logs.
@@ -54,7 +55,7 @@ library_ms=$(($(ms) - t))
 left=$((VTL_DEADLINE - $(uptime_s)))
 [ "$left" -gt 5 ] || left=5
 t=$(ms)
-timeout -k 5 "$left" env -i VTL_ENV=/run/vtl/devices.env VTL_CTL="$rig_dir/vtl-ctl.sh" \
+timeout -k 5 "$left" env -i VTL_ENV=/run/vtl/devices.env VTL_CTL="$rig_dir/vtl-ctl.sh" VTL_OUT="$out/files" \
 	/bin/bash "$share/cmd.sh" </dev/null >>"$out/stdout" 2>>"$out/stderr"
 rc=$?
 cmd_ms=$(($(ms) - t))

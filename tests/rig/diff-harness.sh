@@ -20,7 +20,8 @@
 #   is an error); blank lines and `#` comments are skipped.
 # Options:
 #   -o DIR            keep everything in DIR (DIR/A, DIR/B); default: a temporary directory that
-#                     is removed when the sides agree
+#                     is removed when the sides agree, and otherwise moved to $VTL_OUT (kept on
+#                     the host by scripts/vtl-run)
 #   --no-strace       do not count SG_IO ioctls (faster)
 #   --step-timeout S  limit per command (default 120 s; the stock script's `load` can wait 300 s)
 #
@@ -270,7 +271,15 @@ compare)
 	record "$cmd_b" "${OPTS_REST[0]}" "$outdir/B"
 	compare "$outdir/A" "$outdir/B"
 	rc=$?
-	if [ "$rc" = 0 ] && [ "$keep" = 0 ]; then rm -rf "$outdir"; else echo "diff-harness: artifacts in $outdir"; fi
+	if [ "$rc" = 0 ] && [ "$keep" = 0 ]; then
+		rm -rf "$outdir"
+	elif [ "$keep" = 0 ] && [ -n "${VTL_OUT:-}" ] && [ -d "$VTL_OUT" ]; then
+		# Inside vtl-run the guest's /tmp vanishes with it; $VTL_OUT survives on the host.
+		cp -a "$outdir" "$VTL_OUT/" && rm -rf "$outdir" && outdir=$VTL_OUT/${outdir##*/}
+		echo "diff-harness: artifacts in $outdir (the host path is printed by vtl-run)"
+	else
+		echo "diff-harness: artifacts in $outdir"
+	fi
 	exit "$rc"
 	;;
 esac

@@ -18,6 +18,9 @@
 #        loaded+1          every `loaded` step, view only
 #        list-swap         every `list` step, view only
 #        unload-elsewhere  first difference at the first `unload` step, state only
+#      (DIFF_MUTANTS="loaded+1 …" picks a subset; default all three);
+#   4. a recorded side whose SG_IO trace shows READ ELEMENT STATUS for element type 0 is failed
+#      (the tgt 1.0.85 guard; the stock script never sends it, so a recorded side is edited).
 # Prints one line per check and `diff-selftest: N passed, M failed`; exits 1 on any failure.
 set -u
 
@@ -85,7 +88,7 @@ expect_each() { # KIND OP: every step with OP differs in view only, no other ste
 		sed 's/^/    /' "$w/$kind.txt"
 	fi
 }
-for kind in loaded+1 list-swap unload-elsewhere; do
+for kind in ${DIFF_MUTANTS:-loaded+1 list-swap unload-elsewhere}; do
 	"$H" record --no-strace "$here/mutant.sh $kind $stock" "$seq" "$w/$kind" >/dev/null 2>&1 ||
 		{ not_ok "mutant $kind: recording failed"; continue; }
 	"$H" compare "$w/id/A" "$w/$kind" >"$w/$kind.txt" 2>&1
@@ -106,6 +109,19 @@ for kind in loaded+1 list-swap unload-elsewhere; do
 		;;
 	esac
 done
+
+# 4. the READ ELEMENT STATUS type 0 guard: a side whose step 1 sent b8/0 is flagged
+cp -r "$w/id/A" "$w/type0"
+echo "6 12,1a,b8/0,b8/3,b8/4,b8/1" >"$w/type0/1.sgio"
+"$H" compare "$w/id/A" "$w/type0" >"$w/type0.txt" 2>&1
+rc=$?
+got=$(differing "$w/type0.txt")
+if [ "$rc" = 1 ] && [ "$got" = "1:RES-type-0@B" ] && grep -q 'element type 0 (all) was sent' "$w/type0.txt"; then
+	ok "a command that sends READ ELEMENT STATUS for element type 0 is failed (tgt 1.0.85 bug guard)"
+else
+	not_ok "type-0 guard: exit $rc, differences [$got]"
+	sed 's/^/    /' "$w/type0.txt"
+fi
 
 echo "# identity report:"
 sed 's/^/#   /' "$w/id.txt"
