@@ -80,10 +80,7 @@ impl Library {
         match &self.backend {
             Backend::Sim(sim) => sim.changer_serial(),
             Backend::Sg { sg, roots } => {
-                let cached = discovery::device_for_node(roots, sg)
-                    .ok()
-                    .flatten()
-                    .and_then(|d| d.serial);
+                let cached = discovery::cached_serial(roots, sg);
                 if let Some(serial) = cached {
                     return Ok(serial);
                 }
@@ -106,12 +103,13 @@ impl Library {
                 Some(t) => TapeDrive::new(t).unit_serial_number(),
                 None => Ok(None),
             },
-            Backend::Sg { roots, .. } => Ok(discovery::device_for_node(roots, archive_device)
-                .map_err(|source| Error::Open {
+            Backend::Sg { roots, .. } => {
+                std::fs::metadata(archive_device).map_err(|source| Error::Open {
                     path: archive_device.to_owned(),
                     source,
-                })?
-                .and_then(|d| d.serial)),
+                })?;
+                Ok(discovery::cached_serial(roots, archive_device))
+            }
         }
     }
 
@@ -129,16 +127,13 @@ impl Library {
                 Ok(TapeDrive::new(Box::new(t) as DynTransport))
             }
             Backend::Sg { roots, .. } => {
-                let device = discovery::device_for_node(roots, archive_device)
-                    .map_err(|source| Error::Open {
+                let sg =
+                    discovery::sg_of(roots, archive_device).ok_or_else(|| Error::NotUsable {
                         path: archive_device.to_owned(),
-                        source,
-                    })?
-                    .ok_or_else(|| Error::NotUsable {
-                        path: archive_device.to_owned(),
-                        detail: "not a SCSI tape device known to sysfs".into(),
+                        detail: "not a SCSI tape device known to sysfs (is the st module loaded?)"
+                            .into(),
                     })?;
-                let sg = SgDevice::open(&device.sg)?;
+                let sg = SgDevice::open(&sg)?;
                 Ok(TapeDrive::new(Box::new(sg) as DynTransport))
             }
         }

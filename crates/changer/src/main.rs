@@ -3,12 +3,24 @@
 
 use clap::Parser;
 
+/// The first argument that is not an option or an option's value.
+fn first_positional(args: &[String]) -> Option<&str> {
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--config" | "-c" => {
+                it.next();
+            }
+            s if s.starts_with('-') => {}
+            s => return Some(s),
+        }
+    }
+    None
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let first = args.iter().enumerate().find(|(i, a)| {
-        !a.starts_with('-') && !(*i > 0 && matches!(args[i - 1].as_str(), "--config" | "-c"))
-    });
-    if first.is_some_and(|(_, a)| changer::library::is_changer_name(a)) {
+    if first_positional(&args).is_some_and(changer::library::is_changer_name) {
         let stop = changer::signals::install();
         std::process::exit(changer::protocol::main(&args, stop));
     }

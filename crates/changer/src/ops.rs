@@ -248,10 +248,10 @@ impl Session {
         if !element.full {
             return Ok(Loaded::Empty);
         }
-        if g.usable() {
-            if let Some(slot) = element.source.and_then(|a| g.slot_of(a)) {
-                return Ok(Loaded::Slot(slot));
-            }
+        if g.usable()
+            && let Some(slot) = element.source.and_then(|a| g.slot_of(a))
+        {
+            return Ok(Loaded::Slot(slot));
         }
         let inv = self.inventory()?;
         Ok(
@@ -281,17 +281,17 @@ impl Session {
                 count,
             });
         }
-        if g.usable() {
-            if let Some(place) = g.slot(slot) {
-                match self
-                    .lib
-                    .changer
-                    .read_element(place.element_type, place.address)
-                {
-                    Ok(e) => return Ok((place, e)),
-                    Err(Error::NoSuchElement { .. }) => {}
-                    Err(e) => return Err(e.into()),
-                }
+        if g.usable()
+            && let Some(place) = g.slot(slot)
+        {
+            match self
+                .lib
+                .changer
+                .read_element(place.element_type, place.address)
+            {
+                Ok(e) => return Ok((place, e)),
+                Err(Error::NoSuchElement { .. }) => {}
+                Err(e) => return Err(e.into()),
             }
         }
         // Addresses are not where the page suggests: number by the real inventory.
@@ -439,6 +439,9 @@ impl Session {
                 address: place.address,
             });
         }
+        // The drive is opened before the move: a drive that cannot be reached is refused
+        // while the cartridge is still in its slot.
+        let tape = self.lib.open_drive(archive_device)?;
         let transport = self.transport_address(&g);
         self.guarded_move(
             transport,
@@ -451,7 +454,7 @@ impl Session {
             barcode = source.barcode().unwrap_or(""),
             "loaded"
         );
-        self.wait_until_ready(drive, archive_device)
+        self.wait_until_ready(drive, archive_device, tape)
     }
 
     /// Polls the drive's TEST UNIT READY until it is ready, bounded by `max_wait_drive` and the
@@ -460,11 +463,11 @@ impl Session {
         &mut self,
         drive: DriveIndex,
         archive_device: &Path,
+        mut tape: scsi_changer::drive::TapeDrive<crate::library::DynTransport>,
     ) -> Result<(), OpError> {
         if !self.settings.load_sleep.is_zero() {
             self.sleep(self.settings.load_sleep)?;
         }
-        let mut tape = self.lib.open_drive(archive_device)?;
         let started = Instant::now();
         let limit = (started + self.settings.max_wait_drive).min(self.deadline);
         let mut pause = Duration::from_millis(50);

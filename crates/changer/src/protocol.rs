@@ -352,13 +352,12 @@ pub fn listall(inv: &scsi_changer::inventory::Inventory) -> String {
             out.push('\n');
         }
     }
-    let slots = mtx_text::slot_lines(inv);
     for rule in [
         awk::listall_storage as fn(&str) -> Option<String>,
         awk::listall_import_export,
     ] {
-        for line in &slots {
-            if let Some(l) = rule(line) {
+        for line in mtx_text::slot_lines(inv) {
+            if let Some(l) = rule(&line) {
                 out.push_str(&l);
                 out.push('\n');
             }

@@ -63,6 +63,8 @@ pub struct Changer<T> {
     deadline: Option<Instant>,
     observed: Observed,
     voltag_supported: bool,
+    /// Reused for every READ ELEMENT STATUS: one 64 KiB allocation per changer, not per request.
+    scratch: Vec<u8>,
 }
 
 impl<T: Transport> Changer<T> {
@@ -75,6 +77,7 @@ impl<T: Transport> Changer<T> {
             deadline: None,
             observed: Observed::default(),
             voltag_supported: true,
+            scratch: Vec::new(),
         }
     }
 
@@ -223,7 +226,9 @@ impl<T: Transport> Changer<T> {
         };
         // dxfer_len equals the allocation length: tgt sends stale bytes past a shorter
         // allocation otherwise, and rejects a smaller buffer.
-        let mut buf = vec![0u8; allocation];
+        let mut buf = std::mem::take(&mut self.scratch);
+        buf.clear();
+        buf.resize(allocation, 0);
         let op = "READ ELEMENT STATUS";
         let n = self.read(
             op,
@@ -232,8 +237,9 @@ impl<T: Transport> Changer<T> {
             &mut buf,
         )?;
         let n = overflow_corrected_length(&buf, n);
-        let mut reply =
-            decode_element_status(&buf[..n], allocation).map_err(self.decode_err(op))?;
+        let decoded = decode_element_status(&buf[..n], allocation);
+        self.scratch = buf;
+        let mut reply = decoded.map_err(self.decode_err(op))?;
         // Replies list one type; anything else (tgt's type-0 garbage) is not trusted.
         reply.elements.retain(|e| e.element_type == element_type);
         Ok(reply)
@@ -347,25 +353,25 @@ impl<T: Transport> Changer<T> {
             voltag: true,
             dvcid: false,
         };
-        let mut elements = self.read_type(&page, ElementType::Storage, tags)?;
-        elements.extend(self.read_type(&page, ElementType::ImportExport, tags)?);
-        elements.extend(self.read_type(&page, ElementType::DataTransfer, tags)?);
-        if with_transport {
-            elements.extend(self.read_type(
-                &page,
-                ElementType::MediumTransport,
-                ReadOptions {
-                    voltag: false,
-                    dvcid: false,
-                },
-            )?);
+        // One list per type, kept as read: a 3200-slot library is not copied around.
+        let storage = self.read_type(&page, ElementType::Storage, tags)?;
+        let import_export = self.read_type(&page, ElementType::ImportExport, tags)?;
+        let drives = self.read_type(&page, ElementType::DataTransfer, tags)?;
+        let transports = if with_transport {
+            let plain = ReadOptions {
+                voltag: false,
+                dvcid: false,
+            };
+            self.read_type(&page, ElementType::MediumTransport, plain)?
         } else if page.medium_transports > 0 {
-            elements.push(ElementStatus::empty(
+            vec![ElementStatus::empty(
                 ElementType::MediumTransport,
                 page.first_medium_transport,
-            ));
-        }
-        let inv = Inventory::from_elements(elements);
+            )]
+        } else {
+            Vec::new()
+        };
+        let inv = Inventory::from_lists(transports, storage, import_export, drives);
         for warning in inv.differences_from(&page) {
             tracing::warn!(device = self.device(), "{warning}");
         }

@@ -174,6 +174,48 @@ pub fn device_for_node(roots: &Roots, node: &Path) -> io::Result<Option<ScsiDevi
     }))
 }
 
+/// The sysfs `device` directory behind one node, found by the node's name alone (no scan):
+/// `/dev/sgN` → `class/scsi_generic/sgN/device`, `/dev/schN` → `class/scsi_changer/…`,
+/// `/dev/[n]stN[lma]` → `class/scsi_tape/…`. Follows symlinks first.
+pub fn device_dir(roots: &Roots, node: &Path) -> Option<PathBuf> {
+    let real = fs::canonicalize(node).ok()?;
+    let name = real.file_name()?.to_str()?.to_owned();
+    let class = if name.starts_with("sg") {
+        "scsi_generic"
+    } else if name.starts_with("sch") {
+        "scsi_changer"
+    } else if name.starts_with("nst") || name.starts_with("st") {
+        "scsi_tape"
+    } else {
+        return None;
+    };
+    let dir = roots
+        .sys
+        .join("class")
+        .join(class)
+        .join(&name)
+        .join("device");
+    dir.exists().then_some(dir)
+}
+
+/// The unit serial number the kernel cached for a node (VPD page 80h in sysfs), without a
+/// scan and without a SCSI command.
+pub fn cached_serial(roots: &Roots, node: &Path) -> Option<String> {
+    let bytes = fs::read(device_dir(roots, node)?.join("vpd_pg80")).ok()?;
+    decode_unit_serial_number(&bytes).ok().flatten()
+}
+
+/// The sg node of the SCSI device behind any of its nodes (e.g. a tape's `/dev/nst0`).
+pub fn sg_of(roots: &Roots, node: &Path) -> Option<PathBuf> {
+    let dir = device_dir(roots, node)?;
+    let mut names: Vec<String> = fs::read_dir(dir.join("scsi_generic"))
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+        .collect();
+    names.sort();
+    names.first().map(|n| roots.dev.join(n))
+}
+
 /// The node to send SG_IO to for a changer path: a `/dev/schN` (or a link to one) becomes its
 /// sibling `/dev/sgN`, because SG_IO on sch nodes needs kernel ≥ 5.15 and `CAP_SYS_RAWIO` for
 /// READ ELEMENT STATUS and MOVE MEDIUM; anything else is used as it is.
@@ -186,16 +228,15 @@ pub fn sg_node_for(roots: &Roots, node: &Path) -> io::Result<PathBuf> {
     if !is_sch {
         return Ok(node.to_owned());
     }
-    match device_for_node(roots, &real)? {
-        Some(device) => Ok(device.sg),
-        None => Err(io::Error::new(
+    sg_of(roots, &real).ok_or_else(|| {
+        io::Error::new(
             io::ErrorKind::NotFound,
             format!(
                 "{} has no SCSI generic (sg) sibling in sysfs; load the sg module",
                 node.display()
             ),
-        )),
-    }
+        )
+    })
 }
 
 /// How a drive index was tied to a tape device.
@@ -347,6 +388,12 @@ mod tests {
             let class_dir = sys.join("class/scsi_generic").join(sg);
             fs::create_dir_all(&class_dir).unwrap();
             symlink(&d, class_dir.join("device")).unwrap();
+            fs::create_dir_all(d.join("scsi_generic").join(sg)).unwrap();
+            for n in nodes {
+                let node_class = sys.join("class").join(class).join(n);
+                fs::create_dir_all(&node_class).unwrap();
+                symlink(&d, node_class.join("device")).unwrap();
+            }
             fs::write(dev.join(sg), b"").unwrap();
         }
         fs::create_dir_all(dev.join("tape/by-id")).unwrap();
@@ -470,6 +517,28 @@ mod tests {
         let b = bind_drives(&drives, &tapes);
         assert!(b[0].device.is_none());
         assert!(b[1].device.is_none() && b[1].changer_serial.is_none());
+    }
+
+    #[test]
+    fn direct_lookups_need_no_scan() {
+        let (_dir, roots) = fake_tree();
+        assert_eq!(
+            cached_serial(&roots, &roots.dev.join("nst0l")).as_deref(),
+            Some("DRV00002")
+        );
+        assert_eq!(
+            sg_of(&roots, &roots.dev.join("nst1")),
+            Some(roots.dev.join("sg2"))
+        );
+        assert_eq!(
+            cached_serial(&roots, &roots.dev.join("sg3")).as_deref(),
+            Some("LIB00001")
+        );
+        assert_eq!(
+            sg_of(&roots, &roots.dev.join("tape/by-id/scsi-LIB00001-changer")),
+            Some(roots.dev.join("sg3"))
+        );
+        assert_eq!(device_dir(&roots, &roots.dev.join("tape")), None);
     }
 
     #[test]

@@ -73,6 +73,34 @@ impl Inventory {
         inv
     }
 
+    /// Builds an inventory from one list per element type (any order within a list), without
+    /// copying the elements: the same filtering and ordering as [`Inventory::from_elements`].
+    /// An element in the wrong list is dropped.
+    pub fn from_lists(
+        transports: Vec<ElementStatus>,
+        storage: Vec<ElementStatus>,
+        import_export: Vec<ElementStatus>,
+        drives: Vec<ElementStatus>,
+    ) -> Inventory {
+        let mut inv = Inventory {
+            transports,
+            storage,
+            import_export,
+            drives,
+        };
+        for (list, kind) in [
+            (&mut inv.transports, ElementType::MediumTransport),
+            (&mut inv.storage, ElementType::Storage),
+            (&mut inv.import_export, ElementType::ImportExport),
+            (&mut inv.drives, ElementType::DataTransfer),
+        ] {
+            list.retain(|e| e.element_type == kind && !e.not_installed());
+            list.sort_by_key(|e| e.address);
+            list.dedup_by_key(|e| e.address);
+        }
+        inv
+    }
+
     /// Number of slots Bareos sees: storage plus import/export.
     pub fn slot_count(&self) -> u16 {
         u16::try_from(self.storage.len() + self.import_export.len()).unwrap_or(u16::MAX)

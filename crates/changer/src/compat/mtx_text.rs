@@ -76,13 +76,13 @@ pub fn status_lines(device: &str, inv: &Inventory) -> Vec<String> {
     lines
 }
 
-/// The storage and import/export lines, slot 1 first.
-pub fn slot_lines(inv: &Inventory) -> Vec<String> {
+/// The storage and import/export lines, slot 1 first, one at a time (a 3200-slot library's
+/// lines are never all held at once).
+pub fn slot_lines(inv: &Inventory) -> impl Iterator<Item = String> + '_ {
     let storage = inv.storage.iter().map(|e| (false, e));
     let ie = inv.import_export.iter().map(|e| (true, e));
     storage
         .chain(ie)
         .enumerate()
         .map(|(i, (is_ie, e))| slot_line(u16::try_from(i + 1).unwrap_or(u16::MAX), is_ie, e))
-        .collect()
 }

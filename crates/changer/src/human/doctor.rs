@@ -119,16 +119,16 @@ pub fn parse_resources(text: &str) -> Vec<Resource> {
                 }
                 continue;
             }
-            if depth == 1 {
-                if let (Some(r), Some((k, v))) = (current.as_mut(), part.split_once('=')) {
-                    let key: String = k
-                        .chars()
-                        .filter(|c| !c.is_whitespace())
-                        .collect::<String>()
-                        .to_lowercase();
-                    r.directives
-                        .push((key, v.trim().trim_matches('"').to_owned()));
-                }
+            if depth == 1
+                && let (Some(r), Some((k, v))) = (current.as_mut(), part.split_once('='))
+            {
+                let key: String = k
+                    .chars()
+                    .filter(|c| !c.is_whitespace())
+                    .collect::<String>()
+                    .to_lowercase();
+                r.directives
+                    .push((key, v.trim().trim_matches('"').to_owned()));
             }
         }
     }
@@ -223,13 +223,12 @@ pub fn check(config: &Config, roots: &Roots, device: &str, bareos: Option<&Path>
     if let Some(path) = bareos {
         check_bareos(path, &lib.name, &drive_devices, config, &mut out);
     }
-    if let Ok(modules) = std::fs::read_to_string("/proc/modules") {
-        if modules.lines().any(|l| l.starts_with("ch ")) {
-            let init =
-                std::fs::read_to_string("/sys/module/ch/parameters/init").unwrap_or_default();
-            if init.trim() == "1" || init.trim() == "Y" {
-                out.push(finding("ch module", Verdict::Warn, "the ch driver runs INITIALIZE ELEMENT STATUS on every attach (init=1): a full barcode scan at each boot or iSCSI login; set `options ch init=0` in /etc/modprobe.d"));
-            }
+    if let Ok(modules) = std::fs::read_to_string("/proc/modules")
+        && modules.lines().any(|l| l.starts_with("ch "))
+    {
+        let init = std::fs::read_to_string("/sys/module/ch/parameters/init").unwrap_or_default();
+        if init.trim() == "1" || init.trim() == "Y" {
+            out.push(finding("ch module", Verdict::Warn, "the ch driver runs INITIALIZE ELEMENT STATUS on every attach (init=1): a full barcode scan at each boot or iSCSI login; set `options ch init=0` in /etc/modprobe.d"));
         }
     }
     out

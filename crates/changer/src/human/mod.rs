@@ -33,10 +33,10 @@ pub fn default_device(
     if let Some(d) = given {
         return Ok(d);
     }
-    if let [only] = config.libraries.as_slice() {
-        if let Some(d) = &only.device {
-            return Ok(d.clone());
-        }
+    if let [only] = config.libraries.as_slice()
+        && let Some(d) = &only.device
+    {
+        return Ok(d.clone());
     }
     let changers: Vec<_> = discovery::scan(roots)?
         .into_iter()
