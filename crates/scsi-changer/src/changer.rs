@@ -504,6 +504,27 @@ impl<T: Transport> Changer<T> {
         }
     }
 
+    /// `EXCHANGE MEDIUM (A6h)`: the cartridge in `source` goes to `first_destination`, the one
+    /// there to `second_destination` (which may be `source`). Many libraries (and tgt, mhVTL)
+    /// do not implement it: they answer 05/20/00, returned as is.
+    pub fn exchange_medium(
+        &mut self,
+        transport: ElementAddress,
+        source: ElementAddress,
+        first_destination: ElementAddress,
+        second_destination: ElementAddress,
+    ) -> Result<(), Error> {
+        let cdb = cdb::exchange_medium(transport, source, first_destination, second_destination);
+        self.run(
+            "EXCHANGE MEDIUM",
+            &cdb,
+            self.timeouts.moves,
+            Idempotence::Moves,
+            None,
+        )
+        .map(|_| ())
+    }
+
     /// `INITIALIZE ELEMENT STATUS (07h)`, or WITH RANGE (37h, or E7h for `vendor_range`) when
     /// `range` is given, falling back to 07h when the range command is not supported.
     pub fn initialize_element_status(

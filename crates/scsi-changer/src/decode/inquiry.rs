@@ -79,3 +79,82 @@ fn vpd_body(data: &[u8], page: u8) -> Result<&[u8], DecodeError> {
     // A device may say more than it sent: keep what arrived.
     Ok(c.take_up_to(length))
 }
+
+/// One designation descriptor of VPD page 83h (SPC-4 7.8.6.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Designator {
+    /// PROTOCOL IDENTIFIER (meaningful when PIV is set).
+    pub protocol_identifier: u8,
+    /// CODE SET: 1 binary, 2 ASCII, 3 UTF-8.
+    pub code_set: u8,
+    /// PIV.
+    pub piv: bool,
+    /// ASSOCIATION: 0 logical unit, 1 target port, 2 target device.
+    pub association: u8,
+    /// DESIGNATOR TYPE: 0 vendor specific, 1 T10 vendor ID, 2 EUI-64, 3 NAA, 8 SCSI name string, …
+    pub designator_type: u8,
+    /// The DESIGNATOR bytes that arrived.
+    pub designator: Vec<u8>,
+}
+
+/// Decodes VPD page 83h (Device Identification) into its designation descriptors. A
+/// descriptor cut short by the end of the page keeps the bytes that arrived.
+pub fn decode_device_identification(data: &[u8]) -> Result<Vec<Designator>, DecodeError> {
+    let body = vpd_body(data, 0x83)?;
+    let mut c = Cursor::new(body);
+    let mut out = Vec::new();
+    while c.remaining() >= 4 {
+        let b0 = c.u8("protocol identifier and code set")?;
+        let b1 = c.u8("PIV, association, designator type")?;
+        c.skip(1, "reserved")?;
+        let length = usize::from(c.u8("designator length")?);
+        out.push(Designator {
+            protocol_identifier: b0 >> 4,
+            code_set: b0 & 0x0f,
+            piv: b1 & 0x80 != 0,
+            association: (b1 >> 4) & 0x03,
+            designator_type: b1 & 0x0f,
+            designator: c.take_up_to(length).to_vec(),
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vpd_83_from_tgt_lists_its_designators() {
+        // tgt 1.0.85 changer, INQUIRY EVPD 83h (tests/fixtures/tgt transcript).
+        let hex = "0883004802010024494554202020202030303031303030330000000000000000\
+                   0000000000000000000000000103000830000001000000030103001060000000\
+                   000000000e00000000010003";
+        let bytes: Vec<u8> = (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+            .collect();
+        let d = decode_device_identification(&bytes).unwrap();
+        assert_eq!(d.len(), 3);
+        assert_eq!(
+            (d[0].code_set, d[0].designator_type, d[0].designator.len()),
+            (2, 1, 0x24)
+        );
+        assert!(d[0].designator.starts_with(b"IET     "));
+        assert_eq!(
+            (d[1].code_set, d[1].designator_type, d[1].designator.len()),
+            (1, 3, 8)
+        );
+        assert_eq!((d[2].designator_type, d[2].designator.len()), (3, 16));
+    }
+
+    #[test]
+    fn vpd_83_cut_short_keeps_what_arrived() {
+        let d = decode_device_identification(&[
+            0x08, 0x83, 0x00, 0x08, 0x02, 0x01, 0x00, 0x10, b'A', b'B', b'C', b'D',
+        ])
+        .unwrap();
+        assert_eq!(d[0].designator, b"ABCD");
+        assert!(decode_device_identification(&[0x08, 0x80, 0, 0]).is_err());
+    }
+}

@@ -6,5 +6,8 @@ pub mod inquiry;
 pub mod mode;
 
 pub use element_status::{ElementStatusReply, decode_element_status};
-pub use inquiry::{Inquiry, decode_inquiry, decode_unit_serial_number, decode_vpd_page_list};
+pub use inquiry::{
+    Designator, Inquiry, decode_device_identification, decode_inquiry, decode_unit_serial_number,
+    decode_vpd_page_list,
+};
 pub use mode::{ElementAddressAssignment, decode_element_address_assignment};
