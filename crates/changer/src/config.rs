@@ -23,6 +23,8 @@ pub struct Config {
     pub log_file: Option<PathBuf>,
     /// Log level: error, warn, info, debug, trace (or a tracing filter).
     pub log_level: String,
+    /// Also log to the systemd journal (when its socket exists).
+    pub log_journal: bool,
     /// The daemon's socket (contract C5; used once `changerd` exists).
     pub socket: PathBuf,
     /// An mtx-changer.conf whose settings (offline, offline_sleep, load_sleep, inventory,
@@ -44,6 +46,7 @@ impl Default for Config {
             lock_dir: PathBuf::from("/run/lock/changer"),
             log_file: None,
             log_level: "info".into(),
+            log_journal: false,
             socket: PathBuf::from("/run/changer/changer.sock"),
             mtx_changer_conf: None,
             defaults: LibrarySettings::default(),

@@ -141,7 +141,7 @@ pub fn run(args: &[String], roots: &Roots, stop: Stop) -> Answer {
         Err(e) => return Answer::fail_stdout(format!("ERROR: {e}\n")),
     };
     let device = positional[0].as_str();
-    crate::logging::to_file(&config);
+    crate::logging::for_protocol(&config);
     tracing::info!(args = ?positional, "invoked");
     let answer = execute(command, &positional, device, &config, roots, started, stop);
     tracing::info!(status = answer.status, stdout = %answer.stdout.trim_end(), stderr = %answer.stderr.trim_end(), elapsed = ?started.elapsed(), "answered");

@@ -421,3 +421,14 @@ fn an_operators_change_between_invocations_is_seen() {
     assert_eq!(status(&o), 0, "{}", stderr(&o));
     assert_eq!(stdout(&lib.run(&["loaded", "0", "/dev/nst1", "1"])), "4\n");
 }
+
+#[test]
+fn journal_logging_without_a_journal_still_answers_and_logs_to_the_file() {
+    let lib = Lib::new(TWO_DRIVES, "log_journal = true\n");
+    let o = lib.run(&["slots"]);
+    assert_eq!(
+        (status(&o), stdout(&o).as_str(), stderr(&o).as_str()),
+        (0, "8\n", "")
+    );
+    assert!(lib.log().contains("answered"), "{}", lib.log());
+}
