@@ -21,6 +21,12 @@ fn first_positional(args: &[String]) -> Option<&str> {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if first_positional(&args).is_some_and(changer::library::is_changer_name) {
+        // Bareos reads exit codes ≥ 200 as exec errors and a signal as a crash: a bug that
+        // panics still answers with exit 1.
+        std::panic::set_hook(Box::new(|info| {
+            eprintln!("changer: internal error: {info}");
+            std::process::exit(1);
+        }));
         let stop = changer::signals::install();
         std::process::exit(changer::protocol::main(&args, stop));
     }
