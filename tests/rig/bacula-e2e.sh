@@ -22,7 +22,7 @@
 #      symlink, a 2 MiB file) to tape through the autochanger: "Backup OK"
 #   5. a restore of that job into another directory: "Restore OK", and the restored tree equals
 #      the original byte for byte (diff -r, plus file count and sha256 of every file)
-set -u
+set -eu
 
 : "${CHANGER_SG:?run me through scripts/vtl-run}"
 W=/run/bacula-e2e
@@ -55,7 +55,7 @@ fail() {
 stop_daemons() {
 	local f
 	for f in "$W"/run/*.pid; do
-		[ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null
+		[ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null || true
 	done
 }
 trap stop_daemons EXIT
@@ -64,8 +64,8 @@ n_bcon=0
 bcon() { # bconsole commands on stdin -> transcript file in $last, printed
 	n_bcon=$((n_bcon + 1))
 	last=$W/log/bconsole-$n_bcon.txt
-	timeout -k 5 "$T" bconsole -c "$W/etc/bconsole.conf" >"$last" 2>&1
-	local rc=$?
+	local rc=0
+	timeout -k 5 "$T" bconsole -c "$W/etc/bconsole.conf" >"$last" 2>&1 || rc=$?
 	sed 's/^/   | /' "$last"
 	[ "$rc" = 0 ] || fail "bconsole exited with status $rc (124 = no answer within ${T}s)"
 }

@@ -44,7 +44,7 @@
 # of each difference; the last line is `diff-harness: N steps, all agree` or
 # `diff-harness: K of N steps differ`. Exit 0 when all agree, 1 when any differ, 2 on a usage
 # or rig error.
-set -u
+set -eu
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 VIEW=$here/director-view.pl
@@ -75,7 +75,7 @@ expand() {
 # The library state into FILE. mtx reads a link with a fixed name, so that its header line
 # ("Storage Changer <device>:…") is the same on both sides although /dev/sgN may differ.
 state() {
-	mtx -f /run/vtl/harness-changer status >"$1" 2>&1
+	mtx -f /run/vtl/harness-changer status >"$1" 2>&1 || true # a failure is recorded as the state
 }
 
 # SG_IO summaries, one perl for all steps: DIR/N.strace -> DIR/N.sgio "<count> <opcodes>",
@@ -133,16 +133,17 @@ record() {
 		echo "$op" >"$dir/$i.op"
 		read -r c0 <"$ioreq"
 		t0=${EPOCHREALTIME/./}
+		rc=0
 		if [ "$strace_on" = 1 ]; then
 			# --seccomp-bpf: only the traced syscall stops the tracee (plain -f doubles run time
 			# under UML).
 			timeout -k 5 "$step_timeout" strace -f --seccomp-bpf -qq -xx -o "$dir/$i.strace" \
-				-e trace=ioctl "${words[@]}" "$CHANGER_SG" "${args[@]}" >"$dir/$i.out" 2>&1 </dev/null
+				-e trace=ioctl "${words[@]}" "$CHANGER_SG" "${args[@]}" >"$dir/$i.out" 2>&1 </dev/null ||
+				rc=$?
 		else
 			timeout -k 5 "$step_timeout" "${words[@]}" "$CHANGER_SG" "${args[@]}" \
-				>"$dir/$i.out" 2>&1 </dev/null
+				>"$dir/$i.out" 2>&1 </dev/null || rc=$?
 		fi
-		rc=$?
 		echo $(((${EPOCHREALTIME/./} - t0) / 1000)) >"$dir/$i.ms"
 		read -r c1 <"$ioreq"
 		echo $((c1 - c0)) >"$dir/$i.cmds"
@@ -269,8 +270,8 @@ compare)
 	fi
 	record "$cmd_a" "${OPTS_REST[0]}" "$outdir/A"
 	record "$cmd_b" "${OPTS_REST[0]}" "$outdir/B"
-	compare "$outdir/A" "$outdir/B"
-	rc=$?
+	rc=0
+	compare "$outdir/A" "$outdir/B" || rc=$?
 	if [ "$rc" = 0 ] && [ "$keep" = 0 ]; then
 		rm -rf "$outdir"
 	elif [ "$keep" = 0 ] && [ -n "${VTL_OUT:-}" ] && [ -d "$VTL_OUT" ]; then

@@ -1,9 +1,10 @@
 #!/bin/bash
 # diff-selftest.sh — proves the differential harness (diff-harness.sh) on the rig's library.
 #
-# usage: scripts/vtl-run [--library small|aws] -- tests/rig/diff-selftest.sh
-#   (STOCK_CHANGER overrides the reference command, default Debian's
-#   /etc/bacula/scripts/mtx-changer from bacula-common, which calls mtx)
+# usage: scripts/vtl-run [--library small|aws] -- tests/rig/diff-selftest.sh [MUTANT…]
+#   MUTANT…        the mutants of check 3 (default: loaded+1 list-swap unload-elsewhere)
+#   STOCK_CHANGER  the reference command (default Debian's /etc/bacula/scripts/mtx-changer from
+#                  bacula-common, which calls mtx)
 #
 # Checks, on the sequence tests/rig/seq/$VTL_LIBRARY.seq:
 #   1. identity: the stock script against itself, each side on a freshly started library, must
@@ -18,11 +19,11 @@
 #        loaded+1          every `loaded` step, view only
 #        list-swap         every `list` step, view only
 #        unload-elsewhere  first difference at the first `unload` step, state only
-#      (DIFF_MUTANTS="loaded+1 …" picks a subset; default all three);
+#      (arguments pick a subset);
 #   4. a recorded side whose SG_IO trace shows READ ELEMENT STATUS for element type 0 is failed
 #      (the tgt 1.0.85 guard; the stock script never sends it, so a recorded side is edited).
 # Prints one line per check and `diff-selftest: N passed, M failed`; exits 1 on any failure.
-set -u
+set -eu
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 H=$here/diff-harness.sh
@@ -48,8 +49,8 @@ steps_with_op() { # DIR OP -> step numbers whose operation is OP
 echo "# library $VTL_LIBRARY, sequence $seq, reference $stock"
 
 # 1. identity
-"$H" -o "$w/id" -a "$stock" -b "$stock" "$seq" >"$w/id.txt" 2>&1
-rc=$?
+rc=0
+"$H" -o "$w/id" -a "$stock" -b "$stock" "$seq" >"$w/id.txt" 2>&1 || rc=$?
 if [ "$rc" = 0 ]; then
 	ok "identity: the stock script agrees with itself on $(cat "$w/id/A/steps") steps"
 else
@@ -88,11 +89,12 @@ expect_each() { # KIND OP: every step with OP differs in view only, no other ste
 		sed 's/^/    /' "$w/$kind.txt"
 	fi
 }
-for kind in ${DIFF_MUTANTS:-loaded+1 list-swap unload-elsewhere}; do
+[ $# -gt 0 ] || set -- loaded+1 list-swap unload-elsewhere
+for kind in "$@"; do
 	"$H" record --no-strace "$here/mutant.sh $kind $stock" "$seq" "$w/$kind" >/dev/null 2>&1 ||
 		{ not_ok "mutant $kind: recording failed"; continue; }
-	"$H" compare "$w/id/A" "$w/$kind" >"$w/$kind.txt" 2>&1
-	rc=$?
+	rc=0
+	"$H" compare "$w/id/A" "$w/$kind" >"$w/$kind.txt" 2>&1 || rc=$?
 	[ "$rc" = 1 ] || { not_ok "mutant $kind: harness exit $rc, expected 1 (differences found)"; sed 's/^/    /' "$w/$kind.txt"; continue; }
 	case $kind in
 	loaded+1) expect_each "$kind" loaded ;;
@@ -107,14 +109,15 @@ for kind in ${DIFF_MUTANTS:-loaded+1 list-swap unload-elsewhere}; do
 			sed 's/^/    /' "$w/$kind.txt"
 		fi
 		;;
+	*) not_ok "unknown mutant '$kind' (mutant.sh knows loaded+1 list-swap unload-elsewhere)" ;;
 	esac
 done
 
 # 4. the READ ELEMENT STATUS type 0 guard: a side whose step 1 sent b8/0 is flagged
 cp -r "$w/id/A" "$w/type0"
 echo "6 12,1a,b8/0,b8/3,b8/4,b8/1" >"$w/type0/1.sgio"
-"$H" compare "$w/id/A" "$w/type0" >"$w/type0.txt" 2>&1
-rc=$?
+rc=0
+"$H" compare "$w/id/A" "$w/type0" >"$w/type0.txt" 2>&1 || rc=$?
 got=$(differing "$w/type0.txt")
 if [ "$rc" = 1 ] && [ "$got" = "1:RES-type-0@B" ] && grep -q 'element type 0 (all) was sent' "$w/type0.txt"; then
 	ok "a command that sends READ ELEMENT STATUS for element type 0 is failed (tgt 1.0.85 bug guard)"

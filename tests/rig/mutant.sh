@@ -11,20 +11,20 @@
 #   unload-elsewhere  `unload` puts the cartridge into the first other empty storage slot
 #                     and answers exactly like a correct unload          (caught as: state)
 # Every other operation is passed through unchanged.
-set -u
+set -eu
 kind=$1 cmd=$2 dev=$3 op=$4
 shift 4
 case $kind:$op in
 loaded+1:loaded)
-	out=$("$cmd" "$dev" "$op" "$@")
-	rc=$?
+	rc=0
+	out=$("$cmd" "$dev" "$op" "$@") || rc=$?
 	[[ $out =~ ^[0-9]+$ ]] && out=$((out + 1))
 	printf '%s\n' "$out"
 	exit "$rc"
 	;;
 list-swap:list)
-	out=$("$cmd" "$dev" "$op" "$@")
-	rc=$?
+	rc=0
+	out=$("$cmd" "$dev" "$op" "$@") || rc=$?
 	printf '%s\n' "$out" | awk -F: '
 		NR == 1 { a = $1; l1 = $0; next }
 		NR == 2 { b = $1; l2 = $0; sub(/^[^:]*/, b, l1); sub(/^[^:]*/, a, l2); print l1; print l2; next }
@@ -38,8 +38,10 @@ unload-elsewhere:unload)
 	[ -n "$other" ] || { echo "mutant: no other empty slot" >&2; exit 1; }
 	shift
 	# The stock script echoes the slot it was given; print what a correct unload would print.
-	"$cmd" "$dev" "$op" "$other" "$@" | sed "s/Storage Element $other\.\.\./Storage Element $want.../"
-	exit "${PIPESTATUS[0]}"
+	rc=0
+	out=$("$cmd" "$dev" "$op" "$other" "$@" 2>&1) || rc=$?
+	printf '%s\n' "${out//Storage Element $other.../Storage Element $want...}"
+	exit "$rc"
 	;;
 loaded+1:* | list-swap:* | unload-elsewhere:*)
 	exec "$cmd" "$dev" "$op" "$@"

@@ -16,7 +16,7 @@
 #   4. `"$VTL_CTL" restart` with tgtadm (VTL_TGTADM=1) instead of tgt-ipc.pl gives the same
 #      tgt targets/LUNs and the same fresh inventory.
 # Prints one line per check and `smoke: N passed, M failed`; exits 1 on any failure.
-set -u
+set -eu
 
 : "${CHANGER_SG:?run me through scripts/vtl-run}"
 # shellcheck source=../../scripts/rig/library.sh
@@ -77,7 +77,7 @@ fi
 
 # 2. Device identities.
 for dev in "$CHANGER_SG" "$CHANGER_SCH"; do
-	inq=$(sg_inq "$dev" 2>&1)
+	inq=$(sg_inq "$dev" 2>&1) || true
 	if grep -q "Vendor identification: $LIB_CHANGER_VENDOR" <<<"$inq" &&
 		grep -q "Product identification: $LIB_CHANGER_PRODUCT" <<<"$inq" &&
 		grep -q "Peripheral device type: medium changer" <<<"$inq"; then
@@ -94,8 +94,8 @@ for ((n = 0; n < ${#LIB_DRIVES[@]}; n++)); do
 	got=$(sg_inq -p 0x80 "${!sg_var}" 2>&1 | sed -n 's/^ *Unit serial number: *//p')
 	[ "$got" = "$want" ] || bad+=" drive $n: ${!sg_var} says '$got', want '$want';"
 	# DRIVE<n>_SG and DRIVE<n>_NST must be the same SCSI device.
-	a=$(readlink -f "/sys/class/scsi_generic/${!sg_var#/dev/}/device")
-	b=$(readlink -f "/sys/class/scsi_tape/${!nst_var#/dev/}/device")
+	a=$(readlink -f "/sys/class/scsi_generic/${!sg_var#/dev/}/device") || true
+	b=$(readlink -f "/sys/class/scsi_tape/${!nst_var#/dev/}/device") || true
 	[ "$a" = "$b" ] || bad+=" drive $n: ${!sg_var} and ${!nst_var} are different devices;"
 done
 if [ -z "$bad" ]; then
