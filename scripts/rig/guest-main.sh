@@ -26,7 +26,8 @@ finish() {
 	exit 0
 }
 
-boot_ms=$(($(uptime_s) * 1000))
+read -r up _ </proc/uptime
+boot_ms=$((${up/./} * 10)) # uptime has centiseconds
 # shellcheck source=/dev/null
 . "$share/run.env" || finish 125
 export VTL_LIBRARY VTL_UDEV VTL_TAPES_SRC
