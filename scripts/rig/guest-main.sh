@@ -10,6 +10,7 @@
 #   stdout, stderr   CMD's output (appended; vtl-run streams them to the caller while we run)
 #   files/           $VTL_OUT: whatever CMD leaves there survives on the host
 #   rc               CMD's exit status, or 125 when the guest or the library failed to come up
+#   rig-failed       only then: why
 #   times            "boot_ms=… udev_ms=… library_ms=… cmd_ms=…" (guest-side phases)
 # Everything else (bring-up trace, failures) goes to the guest console, which vtl-run logs.
 set -u
@@ -25,30 +26,29 @@ finish() {
 	sync
 	exit 0
 }
+rig_failed() { # the guest or the library did not come up: 125, and vtl-run prints the console
+	echo "guest-main: $*" >&2
+	echo "$*" >"$out/rig-failed"
+	finish 125
+}
 
 read -r up _ </proc/uptime
 boot_ms=$((${up/./} * 10)) # uptime has centiseconds
 # shellcheck source=/dev/null
-. "$share/run.env" || finish 125
+. "$share/run.env" || rig_failed "cannot read run.env"
 export VTL_LIBRARY VTL_UDEV VTL_TAPES_SRC
 
 udev_ms=0
 if [ "$VTL_UDEV" = 1 ]; then
 	t=$(ms)
-	if ! /lib/systemd/systemd-udevd --daemon; then
-		echo "guest-main: systemd-udevd did not start" >&2
-		finish 125
-	fi
+	/lib/systemd/systemd-udevd --daemon || rig_failed "systemd-udevd did not start"
 	udevadm trigger --action=add >/dev/null 2>&1
 	udevadm settle --timeout=60 || echo "guest-main: udevadm settle timed out" >&2
 	udev_ms=$(($(ms) - t))
 fi
 
 t=$(ms)
-if ! "$rig_dir/vtl-ctl.sh" start "$VTL_LIBRARY"; then
-	echo "guest-main: the library did not come up" >&2
-	finish 125
-fi
+"$rig_dir/vtl-ctl.sh" start "$VTL_LIBRARY" || rig_failed "the library did not come up"
 library_ms=$(($(ms) - t))
 
 # CMD: a clean environment (only what cmd.sh exports plus the device variables), stdin from

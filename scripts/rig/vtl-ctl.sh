@@ -48,7 +48,7 @@ die() {
 	exit 1
 }
 
-# A sleep without starting a process (process starts cost ~0.1 s each under UML).
+# A sleep without starting a process (a process start costs 20–70 ms under UML).
 nap() {
 	[ -p "$VTL_STATE/nap" ] || mkfifo "$VTL_STATE/nap"
 	exec 9<>"$VTL_STATE/nap"
@@ -75,10 +75,11 @@ start_tgtd() {
 		library_images "$VTL_STATE/tapes"
 	fi
 	setsid tgtd -f -C "$CN" --iscsi "portal=$PORTAL" >>"$VTL_STATE/tgtd.log" 2>&1 </dev/null &
-	echo $! >"$VTL_STATE/tgtd.pid"
+	local pid=$!
+	echo "$pid" >"$VTL_STATE/tgtd.pid"
 	for i in $(seq 100); do
 		tgtadm -C "$CN" --op show --mode system >/dev/null 2>&1 && return 0
-		proc_alive "$(cat "$VTL_STATE/tgtd.pid")" || break
+		proc_alive "$pid" || break
 		nap 0.1
 	done
 	cat "$VTL_STATE/tgtd.log" >&2
