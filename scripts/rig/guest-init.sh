@@ -1,4 +1,5 @@
 #!/bin/busybox sh
+# shellcheck shell=dash
 # guest-init.sh — PID 1 of the VTL rig guest (baked into the initramfs as /init).
 #
 # Kernel command line (set by scripts/vtl-run):

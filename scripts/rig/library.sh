@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # library.sh — the rig's tape libraries: definitions and how to build them in tgt (bash module).
 #
 # usage (bash):  . scripts/rig/library.sh

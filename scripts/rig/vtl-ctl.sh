@@ -66,7 +66,6 @@ proc_alive() { # PID: running and not a zombie
 }
 
 start_tgtd() {
-	local i
 	mkdir -p "$VTL_STATE/tapes"
 	if [ -n "${VTL_TAPES_SRC:-}" ] && [ -d "$VTL_TAPES_SRC" ]; then
 		cp -a --sparse=always "$VTL_TAPES_SRC/." "$VTL_STATE/tapes/"
@@ -77,7 +76,7 @@ start_tgtd() {
 	setsid tgtd -f -C "$CN" --iscsi "portal=$PORTAL" >>"$VTL_STATE/tgtd.log" 2>&1 </dev/null &
 	local pid=$!
 	echo "$pid" >"$VTL_STATE/tgtd.pid"
-	for i in $(seq 100); do
+	for _ in $(seq 100); do
 		tgtadm -C "$CN" --op show --mode system >/dev/null 2>&1 && return 0
 		proc_alive "$pid" || break
 		nap 0.1
@@ -87,7 +86,7 @@ start_tgtd() {
 }
 
 stop_tgtd() {
-	local pid tid i
+	local pid tid
 	[ -f "$VTL_STATE/tgtd.pid" ] || return 0
 	pid=$(cat "$VTL_STATE/tgtd.pid")
 	if proc_alive "$pid"; then
@@ -97,7 +96,7 @@ stop_tgtd() {
 				say "could not delete target $tid"
 		done
 		tgtadm -C "$CN" --op delete --mode system || say "tgtadm --op delete --mode system failed"
-		for i in $(seq 50); do
+		for _ in $(seq 50); do
 			proc_alive "$pid" || break
 			nap 0.1
 		done
@@ -127,10 +126,10 @@ login() {
 }
 
 logout() {
-	local d type left i
+	local d type left
 	iscsiadm -m node -p "$PORTAL" --logout >/dev/null 2>&1 || true
 	iscsiadm -m node -o delete >/dev/null 2>&1 || true
-	for i in $(seq 100); do # until the kernel has removed every tape and changer device
+	for _ in $(seq 100); do # until the kernel has removed every tape and changer device
 		left=0
 		for d in /sys/bus/scsi/devices/*:*:*:*; do
 			[ -r "$d/type" ] || continue
@@ -185,9 +184,9 @@ class_dev() { # device dir, class (scsi_generic|scsi_changer) -> sgN|schN
 }
 
 write_env() {
-	local d type serial n addr iqn lun vendor product want f dev
+	local d type serial n addr iqn lun want f dev
 	local -A nst_of=() sg_of=()
-	local changer_sg= changer_sch=
+	local changer_sg='' changer_sch=''
 	for d in /sys/bus/scsi/devices/*:*:*:*; do
 		[ -r "$d/type" ] || continue
 		read -r type <"$d/type"
@@ -216,7 +215,7 @@ write_env() {
 		echo "CHANGER_SCH=$changer_sch"
 		n=0
 		for want in "${LIB_DRIVES[@]}"; do
-			read -r addr iqn lun vendor product serial <<<"$want"
+			read -r addr iqn lun _ _ serial <<<"$want"
 			[ -n "${nst_of[$serial]:-}" ] ||
 				die "no tape device reports serial $serial (drive $n, element $addr, $iqn LUN $lun)"
 			echo "DRIVE${n}_NST=${nst_of[$serial]}"
@@ -225,7 +224,7 @@ write_env() {
 		done
 		echo "VTL_DRIVES=$n"
 	} >"$VTL_ENV.tmp"
-	while IFS== read -r _ dev; do
+	while IFS='=' read -r _ dev; do
 		case $dev in /dev/*) [ -c "$dev" ] || die "$dev is not a character device" ;; esac
 	done <"$VTL_ENV.tmp"
 	mv "$VTL_ENV.tmp" "$VTL_ENV"

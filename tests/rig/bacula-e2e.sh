@@ -76,7 +76,7 @@ expect() { # REGEX DESCRIPTION: the last transcript must match
 phase "configure Bacula for the $VTL_LIBRARY library: Changer Command = \"$cmd\""
 rm -rf "$W"
 mkdir -p "$W"/etc "$W"/work "$W"/run "$W"/log "$W"/data/sub "$W"/restore || fail "mkdir $W"
-devices= dev_res=
+devices='' dev_res=''
 for ((n = 0; n < VTL_DRIVES; n++)); do
 	nst_var=DRIVE${n}_NST
 	devices+="${devices:+, }Drive-$n"

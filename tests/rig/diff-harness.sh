@@ -61,7 +61,7 @@ line1() { REPLY=; IFS= read -r REPLY <"$1" || true; }
 
 # Expand $NAME / ${NAME} in $1 from the environment into REPLY; an unset name is an error.
 expand() {
-	local s=$1 out= name
+	local s=$1 out='' name
 	while [[ $s =~ ^([^\$]*)\$(\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))(.*)$ ]]; do
 		out+=${BASH_REMATCH[1]}
 		name=${BASH_REMATCH[3]}${BASH_REMATCH[4]}

@@ -114,7 +114,7 @@ for n in 0 $((${#LIB_DRIVES[@]} - 1)); do
 		continue
 	fi
 	online=
-	for i in $(seq 1 40); do
+	for _ in $(seq 1 40); do
 		mt -f "$nst" status 2>&1 | grep -q ONLINE && { online=1; break; }
 		sleep 0.25
 	done
