@@ -7,6 +7,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -90,20 +91,38 @@ pub fn acquire(
         })
         .collect();
     let path = dir.join(format!("{name}.lock"));
-    std::fs::create_dir_all(dir).map_err(|source| LockError::Create {
-        path: path.clone(),
-        source,
-    })?;
-    let mut file = OpenOptions::new()
+    // Bareos runs as its own user, operators as root: the directory is shared like /run/lock
+    // (sticky, world-writable) and lock files are readable and writable by all, so whoever
+    // comes first does not lock the others out.
+    if !dir.is_dir() {
+        std::fs::create_dir_all(dir).map_err(|source| LockError::Create {
+            path: path.clone(),
+            source,
+        })?;
+        let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o1777));
+    }
+    let created = !path.exists();
+    let mut file = match OpenOptions::new()
         .read(true)
         .write(true)
         .create(true)
         .truncate(false)
+        .mode(0o666)
         .open(&path)
-        .map_err(|source| LockError::Create {
-            path: path.clone(),
-            source,
-        })?;
+    {
+        Ok(f) => f,
+        // A lock file made by another user with a stricter umask: flock needs only a read fd.
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+            File::open(&path).map_err(|source| LockError::Create {
+                path: path.clone(),
+                source,
+            })?
+        }
+        Err(source) => return Err(LockError::Create { path, source }),
+    };
+    if created {
+        let _ = file.set_permissions(std::fs::Permissions::from_mode(0o666));
+    }
     let started = Instant::now();
     let mut pause = Duration::from_millis(5);
     loop {
@@ -169,6 +188,16 @@ mod tests {
         );
         drop(held);
         acquire(dir.path(), "LIB/1", Mode::Exclusive, soon()).unwrap();
+    }
+
+    #[test]
+    fn directory_and_file_are_shared_between_users() {
+        let dir = tempfile::tempdir().unwrap();
+        let locks = dir.path().join("locks");
+        let held = acquire(&locks, "L", Mode::Exclusive, Instant::now()).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode(&locks), 0o1777);
+        assert_eq!(mode(held.path()), 0o666);
     }
 
     #[test]
