@@ -571,32 +571,7 @@ impl Session {
 
     /// `transfer`: slot → slot (storage or import/export).
     pub fn transfer(&mut self, from: SlotNumber, to: SlotNumber) -> Result<(), OpError> {
-        let g = self.geometry()?;
-        let (src, source) = self.place_slot(&g, from)?;
-        let (dst, destination) = self.place_slot(&g, to)?;
-        if !source.full {
-            return Err(OpError::SourceEmpty {
-                address: src.address,
-            });
-        }
-        if destination.full {
-            return Err(OpError::DestinationFull {
-                address: dst.address,
-            });
-        }
-        let transport = self.transport_address(&g);
-        self.guarded_move(
-            transport,
-            (src.element_type, src.address),
-            (dst.element_type, dst.address),
-        )?;
-        tracing::info!(
-            from = from.0,
-            to = to.0,
-            barcode = source.barcode().unwrap_or(""),
-            "transferred"
-        );
-        Ok(())
+        self.checked_move(Endpoint::Slot(from), Endpoint::Slot(to))
     }
 
     fn transport_address(&self, g: &Geometry) -> ElementAddress {
@@ -743,6 +718,11 @@ impl Session {
                 "{from} is both source and destination"
             )));
         }
+        self.checked_move(from, to)
+    }
+
+    /// Checks that the source is full and the destination empty, then moves.
+    fn checked_move(&mut self, from: Endpoint, to: Endpoint) -> Result<(), OpError> {
         let g = self.geometry()?;
         let (src, source) = self.place(&g, from)?;
         let (dst, destination) = self.place(&g, to)?;

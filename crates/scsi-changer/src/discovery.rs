@@ -405,6 +405,14 @@ mod tests {
         (dir, Roots { sys, dev })
     }
 
+    fn tapes(roots: &Roots) -> Vec<ScsiDevice> {
+        scan(roots)
+            .unwrap()
+            .into_iter()
+            .filter(ScsiDevice::is_tape)
+            .collect()
+    }
+
     fn dvcid(serial: &str, truncate_to: Option<usize>) -> Option<DeviceIdentifier> {
         let mut id = format!("{:<8}{:<16}{:<10}", "IBM", "ULT3580-TD5", serial).into_bytes();
         let truncated = truncate_to.is_some();
@@ -453,11 +461,7 @@ mod tests {
     #[test]
     fn drives_bind_by_serial_not_by_node_number() {
         let (_dir, roots) = fake_tree();
-        let tapes: Vec<_> = scan(&roots)
-            .unwrap()
-            .into_iter()
-            .filter(ScsiDevice::is_tape)
-            .collect();
+        let tapes = tapes(&roots);
         let drives = [
             (ElementAddress(500), dvcid("DRV00001", None)),
             (ElementAddress(501), dvcid("DRV00002", None)),
@@ -481,11 +485,7 @@ mod tests {
     fn truncated_last_dvcid_still_binds_when_unambiguous() {
         // tgt 1.0.85 cuts the last drive's identifier to "…DR".
         let (_dir, roots) = fake_tree();
-        let tapes: Vec<_> = scan(&roots)
-            .unwrap()
-            .into_iter()
-            .filter(ScsiDevice::is_tape)
-            .collect();
+        let tapes = tapes(&roots);
         let drives = [
             (ElementAddress(500), dvcid("DRV00001", None)),
             (ElementAddress(501), dvcid("DRV00002", Some(26))),
@@ -502,11 +502,7 @@ mod tests {
     #[test]
     fn ambiguous_or_missing_serials_stay_unbound() {
         let (_dir, roots) = fake_tree();
-        let tapes: Vec<_> = scan(&roots)
-            .unwrap()
-            .into_iter()
-            .filter(ScsiDevice::is_tape)
-            .collect();
+        let tapes = tapes(&roots);
         // Both drives truncated to "DR": two candidates each, so neither is guessed.
         let drives = [
             (ElementAddress(500), dvcid("x", Some(26))),
