@@ -80,6 +80,17 @@ pub fn acquire(
     mode: Mode,
     deadline: Instant,
 ) -> Result<LibraryLock, LockError> {
+    acquire_unless(dir, serial, mode, deadline, &|| false)
+}
+
+/// [`acquire`], giving up early (as busy) when `stop()` turns true while waiting.
+pub fn acquire_unless(
+    dir: &Path,
+    serial: &str,
+    mode: Mode,
+    deadline: Instant,
+    stop: &dyn Fn() -> bool,
+) -> Result<LibraryLock, LockError> {
     let name: String = serial
         .chars()
         .map(|c| {
@@ -132,7 +143,7 @@ pub fn acquire(
         };
         match taken {
             Ok(()) => break,
-            Err(std::fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
+            Err(std::fs::TryLockError::WouldBlock) if Instant::now() < deadline && !stop() => {
                 std::thread::sleep(pause.min(deadline.saturating_duration_since(Instant::now())));
                 pause = (pause * 2).min(Duration::from_millis(100));
             }

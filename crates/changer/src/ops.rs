@@ -477,12 +477,20 @@ impl Session {
                 tracing::info!(drive = drive.0, waited = ?started.elapsed(), "drive ready");
                 return Ok(());
             }
-            if Instant::now() + pause >= limit || self.stop.requested() {
+            if self.stop.requested() {
+                return Err(OpError::Stopped {
+                    done: format!(
+                        "the load: the cartridge is in drive {}, which was not ready yet ({state})",
+                        drive.0
+                    ),
+                });
+            }
+            if Instant::now() + pause >= limit {
                 return Err(OpError::NotReady {
                     drive: drive.0,
                     device: archive_device.display().to_string(),
                     waited: started.elapsed(),
-                    state: format!("{state:?}"),
+                    state: state.to_string(),
                 });
             }
             std::thread::sleep(pause);
@@ -590,12 +598,11 @@ impl Session {
         source: (ElementType, ElementAddress),
         destination: (ElementType, ElementAddress),
     ) -> Result<(), OpError> {
-        let stop = self.stop.clone();
-        let Some(_moving) = stop.enter_move() else {
+        if self.stop.requested() {
             return Err(OpError::Stopped {
                 done: "nothing: the move was not started".into(),
             });
-        };
+        }
         // The move runs under its own SCSI timeout: aborting a robot mid-move is worse than
         // overrunning Bareos' wait.
         self.lib.changer.set_deadline(None);
@@ -607,6 +614,15 @@ impl Session {
             ok = result.is_ok(),
             "MOVE MEDIUM finished"
         );
+        if self.stop.requested() {
+            let outcome = match &result {
+                Ok(()) => "completed".to_owned(),
+                Err(e) => format!("failed: {e}"),
+            };
+            return Err(OpError::Stopped {
+                done: format!("the move {} -> {} ({outcome})", source.1, destination.1),
+            });
+        }
         match result {
             Ok(()) => Ok(()),
             Err(Error::SourceEmpty { source_address, .. }) => Err(OpError::SourceEmpty {

@@ -207,10 +207,14 @@ fn execute(
         Mode::Shared
     };
     let key = serial.unwrap_or_else(|| device.to_owned());
-    let _lock = match lock::acquire(&config.lock_dir, &key, mode, deadline) {
-        Ok(l) => l,
-        Err(e) => return fail(format!("{e}\n")),
-    };
+    let _lock =
+        match lock::acquire_unless(&config.lock_dir, &key, mode, deadline, &|| stop.requested()) {
+            Ok(l) => l,
+            Err(e) => return fail(format!("{e}\n")),
+        };
+    if stop.requested() {
+        return fail("stopped by SIGTERM before anything was done\n".into());
+    }
     let mut session = Session {
         lib,
         settings,

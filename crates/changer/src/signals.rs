@@ -1,60 +1,62 @@
 //! SIGTERM and SIGINT handling. Bareos sends SIGTERM when Maximum Changer Wait expires (and
-//! SIGKILL 5 s later). A robot move already sent must not be abandoned half-known: the signals
-//! are blocked in every thread and taken by a watcher thread with `sigwait`, which ends the
-//! process at once unless a move is under way, in which case the move finishes, its result is
-//! logged, and the main thread exits right after. No handler is installed, so no interrupted
-//! system call is ever restarted (a restarted SG_IO would send the MOVE twice).
+//! SIGKILL 5 s later). A robot move already sent must not be abandoned half-known, and an
+//! interrupted SG_IO must never be restarted (that would send the MOVE twice), so no signal
+//! handler is installed at all: the two signals are blocked and read from a signalfd at every
+//! step boundary. Between steps the operation gives up at once; a move under way finishes, its
+//! result is logged, and the process exits right after.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
 
 use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
 
-/// Shared stop state.
+/// Whether a stop was requested; cheap to clone and to ask.
 #[derive(Clone, Debug, Default)]
 pub struct Stop {
+    fd: Option<Arc<SignalFd>>,
     requested: Arc<AtomicBool>,
-    moving: Arc<Mutex<()>>,
 }
 
 impl Stop {
-    /// Whether SIGTERM or SIGINT arrived.
+    /// Whether SIGTERM or SIGINT has arrived (reads the signalfd without blocking).
     pub fn requested(&self) -> bool {
-        self.requested.load(Ordering::SeqCst)
+        if self.requested.load(Ordering::SeqCst) {
+            return true;
+        }
+        if let Some(fd) = &self.fd
+            && let Ok(Some(info)) = fd.read_signal()
+        {
+            tracing::warn!(signal = info.ssi_signo, "stop requested by signal");
+            self.requested.store(true, Ordering::SeqCst);
+            return true;
+        }
+        false
     }
 
-    /// Marks a move under way until the guard drops; `None` when a stop was already requested.
-    pub fn enter_move(&self) -> Option<MutexGuard<'_, ()>> {
-        let guard = self.moving.lock().unwrap_or_else(|p| p.into_inner());
-        (!self.requested()).then_some(guard)
-    }
-
-    /// A stop state with no signal handling (tests, library use).
+    /// A stop state with no signal handling (tests, human commands).
     pub fn none() -> Stop {
         Stop::default()
     }
 }
 
-/// Blocks SIGTERM and SIGINT and starts the watcher. Call before any other thread starts.
+/// Blocks SIGTERM and SIGINT for the process and returns the handle that reads them. If that
+/// fails the process keeps the default behaviour (terminate), which is what Bareos expects.
 pub fn install() -> Stop {
-    let stop = Stop::default();
     let mut set = SigSet::empty();
     set.add(Signal::SIGTERM);
     set.add(Signal::SIGINT);
     if set.thread_block().is_err() {
-        return stop;
+        return Stop::none();
     }
-    let watcher = stop.clone();
-    std::thread::spawn(move || {
-        if let Ok(signal) = set.wait() {
-            watcher.requested.store(true, Ordering::SeqCst);
-            // Holding the move lock means no move is under way and none can start.
-            if let Ok(_idle) = watcher.moving.try_lock() {
-                tracing::warn!(%signal, "stopped by signal; no move was under way");
-                std::process::exit(1);
-            }
-            tracing::warn!(%signal, "signal received during a move; finishing the move first");
+    match SignalFd::with_flags(&set, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC) {
+        Ok(fd) => Stop {
+            fd: Some(Arc::new(fd)),
+            requested: Arc::default(),
+        },
+        Err(_) => {
+            let _ = set.thread_unblock();
+            Stop::none()
         }
-    });
-    stop
+    }
 }

@@ -294,7 +294,7 @@ fn sigterm_during_wait_exits_promptly() {
         &with_faults("# sim: fault drive-becoming-ready drive=1 count=100000\n"),
         "[defaults]\nmax_wait_drive = 120\n",
     );
-    let mut child = lib
+    let child = lib
         .command()
         .args([lib.device().as_str(), "load", "3", "/dev/nst1", "1"])
         .stdout(std::process::Stdio::piped())
@@ -312,14 +312,23 @@ fn sigterm_during_wait_exits_promptly() {
         .status()
         .unwrap();
     assert!(killed.success());
-    let status = child.wait().unwrap();
+    let child_out = child.wait_with_output().unwrap();
     assert!(
         sent.elapsed() < std::time::Duration::from_secs(3),
         "exited {:?} after SIGTERM",
         sent.elapsed()
     );
-    assert_eq!(status.code(), Some(1));
-    assert!(lib.log().contains("stopped by signal"), "{}", lib.log());
+    assert_eq!(child_out.status.code(), Some(1));
+    assert!(
+        lib.log().contains("stop requested by signal"),
+        "{}",
+        lib.log()
+    );
+    assert!(
+        stdout(&child_out).contains("stopped by SIGTERM"),
+        "{}",
+        stdout(&child_out)
+    );
 }
 
 #[test]

@@ -20,6 +20,16 @@ pub enum Readiness {
     NotYet(Sense),
 }
 
+impl std::fmt::Display for Readiness {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Readiness::Ready => f.write_str("ready"),
+            Readiness::NoMedium => f.write_str("no medium"),
+            Readiness::NotYet(sense) => write!(f, "{sense}"),
+        }
+    }
+}
+
 /// A tape drive reached through a [`Transport`] (its sg node, or the simulator).
 #[derive(Debug)]
 pub struct TapeDrive<T> {
