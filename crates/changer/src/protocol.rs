@@ -247,12 +247,12 @@ fn execute(
                 Err(e) => fail(format!("{e}\n")),
             }
         }
-        Command::List | Command::Listall => match session.inventory() {
-            Ok(inv) => Answer::ok(if command == Command::List {
-                list(&inv)
-            } else {
-                listall(&inv)
-            }),
+        Command::List => match session.inventory_for_list() {
+            Ok(inv) => Answer::ok(list(&inv)),
+            Err(e) => fail(format!("{e}\n")),
+        },
+        Command::Listall => match session.inventory() {
+            Ok(inv) => Answer::ok(listall(&inv)),
             Err(e) => fail(format!("{e}\n")),
         },
         Command::Load => {
