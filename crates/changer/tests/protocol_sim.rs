@@ -445,12 +445,16 @@ fn journal_logging_without_a_journal_still_answers_and_logs_to_the_file() {
 #[test]
 fn list_skips_the_import_export_page_but_numbers_a_cartridge_from_it() {
     // Drive 1 was loaded from I/E slot 8; list never shows I/E slots, so it does not read them.
-    let text = TWO_DRIVES
-        .replace("Data Transfer Element 1:Empty", "Data Transfer Element 1:Full (Storage Element 8 Loaded):VolumeTag = FROMIE8")
-        .replace("Storage Element 8 IMPORT/EXPORT:Empty", "Storage Element 8 IMPORT/EXPORT:Empty");
+    let text = TWO_DRIVES.replace(
+        "Data Transfer Element 1:Empty",
+        "Data Transfer Element 1:Full (Storage Element 8 Loaded):VolumeTag = FROMIE8",
+    );
     let lib = Lib::new(&text, "");
     let o = lib.run(&["list"]);
-    assert_eq!(stdout(&o), "1:TAPE01L6\n3:TAPE03L6\n4:TAPE04L6\n2:TAPE02L6\n8:FROMIE8\n");
+    assert_eq!(
+        stdout(&o),
+        "1:TAPE01L6\n3:TAPE03L6\n4:TAPE04L6\n2:TAPE02L6\n8:FROMIE8\n"
+    );
     let log = lib.log();
     let reads = log.matches("op=\"READ ELEMENT STATUS\"").count();
     assert_eq!(reads, 2, "storage and drives only:\n{log}");
