@@ -266,6 +266,43 @@ impl Session {
         )
     }
 
+    /// One drive's element, or the error naming the drives there are.
+    fn drive_element(&mut self, g: &Geometry, drive: DriveIndex) -> Result<ElementStatus, OpError> {
+        let mut drives = self.drives(g)?;
+        let count = u16::try_from(drives.len()).unwrap_or(u16::MAX);
+        let index = usize::from(drive.0);
+        if index >= drives.len() {
+            return Err(OpError::NoSuchDrive {
+                drive: drive.0,
+                count,
+            });
+        }
+        Ok(drives.swap_remove(index))
+    }
+
+    /// Where a full drive's cartridge goes home: the reported source when page 1Dh places it
+    /// (no further command), else the whole inventory's answer (contract C1).
+    fn home_of(
+        &mut self,
+        g: &Geometry,
+        drive: DriveIndex,
+        element: &ElementStatus,
+    ) -> Result<HomeSlot, Error> {
+        if !element.full {
+            return Ok(HomeSlot::DriveEmpty);
+        }
+        if g.usable()
+            && let Some(slot) = element.source.and_then(|a| g.slot_of(a))
+        {
+            return Ok(HomeSlot::Reported(slot));
+        }
+        let homes = self.inventory()?.home_slots();
+        Ok(homes
+            .get(usize::from(drive.0))
+            .copied()
+            .unwrap_or(HomeSlot::Unknown))
+    }
+
     /// `slots`: storage plus import/export, from page 1Dh alone.
     pub fn slots(&mut self) -> Result<u16, Error> {
         Ok(self.geometry()?.slot_count())
@@ -275,34 +312,12 @@ impl Session {
     /// address, else from the whole inventory.
     pub fn loaded(&mut self, drive: DriveIndex) -> Result<Loaded, OpError> {
         let g = self.geometry()?;
-        let drives = self.drives(&g)?;
-        let element = drives
-            .get(usize::from(drive.0))
-            .ok_or(OpError::NoSuchDrive {
-                drive: drive.0,
-                count: u16::try_from(drives.len()).unwrap_or(u16::MAX),
-            })?;
-        if !element.full {
-            return Ok(Loaded::Empty);
-        }
-        if g.usable()
-            && let Some(slot) = element.source.and_then(|a| g.slot_of(a))
-        {
-            return Ok(Loaded::Slot(slot));
-        }
-        let inv = self.inventory()?;
-        Ok(
-            match inv
-                .home_slots()
-                .get(usize::from(drive.0))
-                .copied()
-                .unwrap_or(HomeSlot::Unknown)
-            {
-                HomeSlot::DriveEmpty => Loaded::Empty,
-                HomeSlot::Reported(s) | HomeSlot::Assigned(s) => Loaded::Slot(s),
-                HomeSlot::Unknown => Loaded::Unknown,
-            },
-        )
+        let element = self.drive_element(&g, drive)?;
+        Ok(match self.home_of(&g, drive, &element)? {
+            HomeSlot::DriveEmpty => Loaded::Empty,
+            HomeSlot::Reported(s) | HomeSlot::Assigned(s) => Loaded::Slot(s),
+            HomeSlot::Unknown => Loaded::Unknown,
+        })
     }
 
     /// Places a slot number, confirming it with the element the library returns.
@@ -441,25 +456,9 @@ impl Session {
         progress: &mut dyn FnMut(&str),
     ) -> Result<(), OpError> {
         let g = self.geometry()?;
-        let drives = self.drives(&g)?;
-        let count = u16::try_from(drives.len()).unwrap_or(u16::MAX);
-        let target = drives
-            .get(usize::from(drive.0))
-            .cloned()
-            .ok_or(OpError::NoSuchDrive {
-                drive: drive.0,
-                count,
-            })?;
+        let target = self.drive_element(&g, drive)?;
         if target.full {
-            let home = match target.source.and_then(|a| g.slot_of(a)) {
-                Some(s) if g.usable() => s.0,
-                _ => self
-                    .inventory()?
-                    .home_slots()
-                    .get(usize::from(drive.0))
-                    .and_then(|h| h.slot())
-                    .map_or(0, |s| s.0),
-            };
+            let home = self.home_of(&g, drive, &target)?.slot().map_or(0, |s| s.0);
             return Err(OpError::DriveFull {
                 drive: drive.0,
                 slot: home,
@@ -544,45 +543,21 @@ impl Session {
         progress: &mut dyn FnMut(&str),
     ) -> Result<SlotNumber, OpError> {
         let g = self.geometry()?;
-        let drives = self.drives(&g)?;
-        let count = u16::try_from(drives.len()).unwrap_or(u16::MAX);
-        let source = drives
-            .get(usize::from(drive.0))
-            .cloned()
-            .ok_or(OpError::NoSuchDrive {
-                drive: drive.0,
-                count,
-            })?;
+        let source = self.drive_element(&g, drive)?;
         if !source.full {
             return Err(OpError::DriveEmpty { drive: drive.0 });
         }
         self.check_drive_identity(&g, drive, archive_device)?;
-        let slot = match slot {
-            Some(s) => s,
-            None => match source
-                .source
-                .and_then(|a| g.slot_of(a))
-                .filter(|_| g.usable())
-            {
+        let slot =
+            match slot {
                 Some(s) => s,
-                None => {
-                    let inv = self.inventory()?;
-                    match inv
-                        .home_slots()
-                        .get(usize::from(drive.0))
-                        .and_then(|h| h.slot())
-                    {
-                        Some(s) => s,
-                        None => {
-                            return Err(OpError::HomeUnknown {
-                                drive: drive.0,
-                                tag: tag_suffix(&source),
-                            });
-                        }
+                None => self.home_of(&g, drive, &source)?.slot().ok_or_else(|| {
+                    OpError::HomeUnknown {
+                        drive: drive.0,
+                        tag: tag_suffix(&source),
                     }
-                }
-            },
-        };
+                })?,
+            };
         let (place, destination) = self.place_slot(&g, slot)?;
         if destination.full {
             return Err(OpError::SlotFull { slot: slot.0 });
@@ -747,12 +722,7 @@ impl Session {
         match end {
             Endpoint::Slot(s) => self.place_slot(g, s),
             Endpoint::Drive(d) => {
-                let drives = self.drives(g)?;
-                let count = u16::try_from(drives.len()).unwrap_or(u16::MAX);
-                let e = drives
-                    .get(usize::from(d.0))
-                    .cloned()
-                    .ok_or(OpError::NoSuchDrive { drive: d.0, count })?;
+                let e = self.drive_element(g, d)?;
                 Ok((
                     SlotPlace {
                         element_type: ElementType::DataTransfer,

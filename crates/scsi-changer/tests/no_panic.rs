@@ -13,8 +13,8 @@ use std::path::PathBuf;
 use library::{Fixture, Kind};
 use proptest::prelude::*;
 use scsi_changer::decode::{
-    decode_element_address_assignment, decode_element_status, decode_inquiry,
-    decode_unit_serial_number, decode_vpd_page_list,
+    decode_device_identification, decode_element_address_assignment, decode_element_status,
+    decode_inquiry, decode_unit_serial_number, decode_vpd_page_list,
 };
 use scsi_changer::element::{DeviceIdentifier, ElementStatus, VolumeTag};
 use scsi_changer::sense::Sense;
@@ -81,6 +81,7 @@ fn exercise(data: &[u8], allocation: usize) {
     let _ = decode_inquiry(data);
     let _ = decode_unit_serial_number(data);
     let _ = decode_vpd_page_list(data);
+    let _ = decode_device_identification(data);
     if let Some(sense) = Sense::parse(data) {
         let _ = (sense.to_string(), sense.is_deferred());
     }
