@@ -198,10 +198,6 @@ pub enum Loaded {
 }
 
 impl Session {
-    fn device(&self) -> String {
-        self.lib.name.clone()
-    }
-
     /// The Element Address Assignment page.
     pub fn geometry(&mut self) -> Result<Geometry, Error> {
         Ok(Geometry {
@@ -400,7 +396,7 @@ impl Session {
                 if actual == Some(usize::from(drive.0)) {
                     return Ok(());
                 }
-                let right_device = self.device_of_drive(drive, want);
+                let right_device = self.device_of_drive(want);
                 Err(OpError::WrongDrive(format!(
                     "{} is {} (serial {have}), not drive {} (serial {want}){}; fix Drive Index or Archive Device in the Bareos Device resource",
                     archive_device.display(),
@@ -433,7 +429,7 @@ impl Session {
         }
     }
 
-    fn device_of_drive(&self, _drive: DriveIndex, serial: &str) -> Option<String> {
+    fn device_of_drive(&self, serial: &str) -> Option<String> {
         self.lib
             .tape_devices()
             .into_iter()
@@ -660,11 +656,6 @@ impl Session {
             );
         }
         Ok(())
-    }
-
-    /// The device name, for messages.
-    pub fn name(&self) -> String {
-        self.device()
     }
 }
 

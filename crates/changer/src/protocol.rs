@@ -196,11 +196,7 @@ fn execute(
     let settings = config.effective(device, serial.as_deref());
     let deadline = started + settings.max_changer_wait.saturating_sub(ANSWER_MARGIN);
     lib.changer.set_deadline(Some(deadline));
-    let lib_timeouts = config.scsi_timeouts();
-    let lib = Library {
-        changer: replace_timeouts(lib.changer, lib_timeouts),
-        ..lib
-    };
+    lib.changer.set_timeouts(config.scsi_timeouts());
     let mode = if command.moves() {
         Mode::Exclusive
     } else {
@@ -301,13 +297,6 @@ fn execute(
             }
         }
     }
-}
-
-fn replace_timeouts(
-    changer: scsi_changer::changer::Changer<crate::library::DynTransport>,
-    timeouts: scsi_changer::changer::Timeouts,
-) -> scsi_changer::changer::Changer<crate::library::DynTransport> {
-    changer.with_timeouts(timeouts)
 }
 
 fn parse_number(args: &[String], i: usize, what: &str) -> Result<u16, String> {

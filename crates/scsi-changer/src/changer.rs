@@ -93,6 +93,11 @@ impl<T: Transport> Changer<T> {
         self
     }
 
+    /// Replaces the timeouts of an existing changer.
+    pub fn set_timeouts(&mut self, timeouts: Timeouts) {
+        self.timeouts = timeouts;
+    }
+
     /// Sets the instant by which every operation must have ended (Bareos' Maximum Changer Wait).
     pub fn set_deadline(&mut self, deadline: Option<Instant>) {
         self.deadline = deadline;

@@ -16,10 +16,7 @@ fn session(config: &Config, roots: &Roots, device: &str) -> anyhow::Result<(Sess
     let serial = lib.serial()?;
     let settings = config.effective(device, Some(&serial));
     let deadline = Instant::now() + settings.max_changer_wait;
-    let lib = Library {
-        changer: lib.changer.with_timeouts(config.scsi_timeouts()),
-        ..lib
-    };
+    lib.changer.set_timeouts(config.scsi_timeouts());
     Ok((
         Session {
             lib,
