@@ -177,7 +177,7 @@ pub fn bareos_resources(c: &FoundChanger, program: &str) -> String {
 pub fn run(roots: &Roots, args: DiscoverArgs) -> anyhow::Result<i32> {
     let found = find(roots)?;
     if args.json {
-        println!(
+        crate::say!(
             "{}",
             serde_json::to_string_pretty(
                 &serde_json::json!({"type": "discover", "version": 1, "data": found})
@@ -190,7 +190,7 @@ pub fn run(roots: &Roots, args: DiscoverArgs) -> anyhow::Result<i32> {
         return Ok(1);
     }
     for c in &found {
-        println!("{}", bareos_resources(c, &args.program));
+        crate::say!("{}", bareos_resources(c, &args.program));
     }
     Ok(0)
 }

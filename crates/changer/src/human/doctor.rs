@@ -362,7 +362,7 @@ pub fn run(config: &Config, roots: &Roots, args: DoctorArgs) -> anyhow::Result<i
     let findings = check(config, roots, &device, args.bareos_config.as_deref());
     let failed = findings.iter().any(|f| f.verdict == Verdict::Fail);
     if args.json {
-        println!(
+        crate::say!(
             "{}",
             serde_json::to_string_pretty(
                 &serde_json::json!({"type": "doctor", "version": 1, "data": findings})
@@ -375,7 +375,7 @@ pub fn run(config: &Config, roots: &Roots, args: DoctorArgs) -> anyhow::Result<i
                 Verdict::Warn => "WARN",
                 Verdict::Fail => "FAIL",
             };
-            println!("{mark} {:<28} {}", f.check, f.detail);
+            crate::say!("{mark} {:<28} {}", f.check, f.detail);
         }
     }
     Ok(i32::from(failed))

@@ -10,6 +10,30 @@ use scsi_changer::discovery::{self, Roots};
 use crate::cli::{Cli, HumanCommand};
 use crate::config::Config;
 
+/// `println!` for human commands, except that a closed pipe (`changer status | head`) ends the
+/// program quietly with status 0 instead of a panic.
+#[macro_export]
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::human::emit(&format!($($arg)*))
+    };
+}
+
+/// Writes one line to stdout; exits 0 when stdout is a closed pipe.
+pub fn emit(line: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let written = out
+        .write_all(line.as_bytes())
+        .and_then(|()| out.write_all(b"\n"))
+        .and_then(|()| out.flush());
+    if let Err(e) = written
+        && e.kind() == std::io::ErrorKind::BrokenPipe
+    {
+        std::process::exit(0);
+    }
+}
+
 /// Exit status of human commands: 0 success, 1 failure, 2 usage (clap).
 pub fn run(cli: Cli) -> anyhow::Result<i32> {
     let config = Config::load(cli.config.as_deref())?;

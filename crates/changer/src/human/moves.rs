@@ -37,9 +37,9 @@ pub fn run(config: &Config, roots: &Roots, args: MoveArgs) -> anyhow::Result<i32
     s.move_between(from, to)?;
     if args.json {
         let v = serde_json::json!({"type": "moved", "version": 1, "data": {"from": from.to_string(), "to": to.to_string()}});
-        println!("{v}");
+        crate::say!("{v}");
     } else {
-        println!("moved {from} to {to}");
+        crate::say!("moved {from} to {to}");
     }
     Ok(0)
 }
@@ -52,6 +52,6 @@ pub fn inventory(config: &Config, roots: &Roots, args: DeviceArgs) -> anyhow::Re
     let _lock = lock::acquire(&config.lock_dir, &serial, Mode::Exclusive, deadline)?;
     s.lib.changer.set_deadline(Some(deadline));
     s.lib.changer.initialize_element_status(None, false)?;
-    println!("{device}: element status initialized");
+    crate::say!("{device}: element status initialized");
     Ok(0)
 }

@@ -166,13 +166,13 @@ pub fn run(config: &Config, roots: &Roots, args: StatusArgs) -> anyhow::Result<i
     if args.json {
         let envelope =
             serde_json::json!({ "type": "status", "version": JSON_VERSION, "data": status });
-        println!("{}", serde_json::to_string_pretty(&envelope)?);
+        crate::say!("{}", serde_json::to_string_pretty(&envelope)?);
     } else if args.mtx {
         for line in mtx_text::status_lines(&device, &inv) {
-            println!("{line}");
+            crate::say!("{line}");
         }
     } else {
-        print!("{}", table(&status));
+        crate::say!("{}", table(&status).trim_end_matches('\n'));
     }
     Ok(0)
 }
