@@ -18,6 +18,9 @@ use crate::config::Effective;
 use crate::library::Library;
 use crate::signals::Stop;
 
+/// The least time left in the budget for which a move is started.
+pub const MIN_TIME_FOR_A_MOVE: Duration = Duration::from_secs(20);
+
 /// Why a Bareos operation did not happen. Each variant renders as the message mtx(1) prints
 /// for it where Bareos or users depend on the wording (bareos-protocol.md §3.9).
 #[derive(Debug, thiserror::Error)]
@@ -611,11 +614,17 @@ impl Session {
                 done: "nothing: the move was not started".into(),
             });
         }
-        // The move runs under its own SCSI timeout: aborting a robot mid-move is worse than
-        // overrunning Bareos' wait.
-        self.lib.changer.set_deadline(None);
+        // Every command answers within Maximum Changer Wait (C6), so the move's SCSI timeout
+        // is what is left of it. A move is never started when too little is left for a robot
+        // to finish one: aborting it halfway would be worse than not starting.
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left < MIN_TIME_FOR_A_MOVE {
+            return Err(OpError::Refused(format!(
+                "only {left:?} of Maximum Changer Wait left, not enough to start a move \
+                 (at least {MIN_TIME_FOR_A_MOVE:?}); nothing was moved"
+            )));
+        }
         let result = self.lib.changer.move_medium(transport, source, destination);
-        self.lib.changer.set_deadline(Some(self.deadline));
         tracing::info!(
             source = source.1.0,
             destination = destination.1.0,

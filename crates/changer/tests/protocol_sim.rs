@@ -459,3 +459,20 @@ fn list_skips_the_import_export_page_but_numbers_a_cartridge_from_it() {
     let reads = log.matches("op=\"READ ELEMENT STATUS\"").count();
     assert_eq!(reads, 2, "storage and drives only:\n{log}");
 }
+
+#[test]
+fn a_move_is_not_started_without_time_to_finish_it() {
+    // Maximum Changer Wait of 15 s leaves 13 s after the answer margin: below the 20 s a move
+    // needs, so nothing moves and the answer comes at once.
+    let lib = Lib::new(TWO_DRIVES, "max_changer_wait = 15\n");
+    let before = lib.status_lines();
+    let o = lib.run(&["load", "3", "/dev/nst1", "1"]);
+    assert_eq!(status(&o), 1);
+    assert!(
+        stdout(&o).contains("not enough to start a move"),
+        "{}",
+        stdout(&o)
+    );
+    assert_eq!(lib.status_lines(), before);
+    assert_eq!(stdout(&lib.run(&["slots"])), "8\n", "reads still work");
+}

@@ -42,6 +42,9 @@ impl Default for Timeouts {
 /// Each drive's element address and device identifier, drive 0 first.
 pub type DriveIdentifiers = Vec<(ElementAddress, Option<DeviceIdentifier>)>;
 
+/// Time allowed for re-reading the two elements of a move whose outcome is unknown.
+pub const SETTLE_BUDGET: Duration = Duration::from_secs(30);
+
 /// Largest allocation length the driver asks for: some changers read only 16 bits of the field.
 pub const MAX_ALLOCATION: usize = 0xffff;
 
@@ -483,7 +486,9 @@ impl<T: Transport> Changer<T> {
         cause: Error,
     ) -> Result<(), Error> {
         tracing::warn!(device = self.device(), %cause, "MOVE MEDIUM outcome unknown; re-reading both elements");
-        let saved = self.deadline.take();
+        // The two reads get a short budget of their own: the caller's may be spent already
+        // (a move that timed out used it up), and an answer is still owed.
+        let saved = self.deadline.replace(Instant::now() + SETTLE_BUDGET);
         let src = self.read_element(source.0, source.1);
         let dst = self.read_element(destination.0, destination.1);
         self.deadline = saved;
