@@ -305,10 +305,16 @@ fn parse_number(args: &[String], i: usize, what: &str) -> Result<u16, String> {
         .map_err(|_| format!("invalid {what} '{text}': expected a number from 0 to 65535\n"))
 }
 
+/// Room for the whole answer at once: growing a 150 KB string by doubling touches twice the
+/// memory, and page faults are what a large library's answer costs most.
+fn answer_capacity(inv: &scsi_changer::inventory::Inventory) -> usize {
+    (inv.drives.len() + usize::from(inv.slot_count())) * 48
+}
+
 /// `list`: the script's two awk passes over mtx status lines.
 pub fn list(inv: &scsi_changer::inventory::Inventory) -> String {
     let homes = inv.home_slots();
-    let mut out = String::new();
+    let mut out = String::with_capacity(answer_capacity(inv));
     for line in mtx_text::slot_lines(inv) {
         if let Some(l) = awk::list_slot(&line) {
             out.push_str(&l);
@@ -328,7 +334,7 @@ pub fn list(inv: &scsi_changer::inventory::Inventory) -> String {
 /// unknown prints `D:<n>:F::<tag>` (contract C1) instead of the script's malformed line.
 pub fn listall(inv: &scsi_changer::inventory::Inventory) -> String {
     let homes = inv.home_slots();
-    let mut out = String::new();
+    let mut out = String::with_capacity(answer_capacity(inv));
     for (i, (d, h)) in inv.drives.iter().zip(&homes).enumerate() {
         let line = if d.full && h.slot().is_none() {
             let tag = d
