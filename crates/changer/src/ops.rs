@@ -208,11 +208,18 @@ impl Session {
         })
     }
 
-    /// The whole inventory (page 1Dh, storage, I/E, drives; the transport from the page).
+    /// The whole inventory for `listall` (page 1Dh, storage, I/E, drives; the transport from
+    /// the page), after INITIALIZE ELEMENT STATUS when the `inventory` setting asks for it.
     pub fn inventory(&mut self) -> Result<Inventory, Error> {
         if self.settings.inventory {
             self.lib.changer.initialize_element_status(None, false)?;
         }
+        self.read_all()
+    }
+
+    /// The whole inventory as the library knows it now (no re-scan): for numbering and home
+    /// slots when page 1Dh alone cannot place an address.
+    fn read_all(&mut self) -> Result<Inventory, Error> {
         Ok(self.lib.changer.inventory(false)?.1)
     }
 
@@ -226,7 +233,7 @@ impl Session {
         }
         let g = self.geometry()?;
         if !g.usable() {
-            return Ok(self.lib.changer.inventory(false)?.1);
+            return self.read_all();
         }
         let tags = ReadOptions {
             voltag: true,
@@ -295,7 +302,7 @@ impl Session {
         {
             return Ok(HomeSlot::Reported(slot));
         }
-        let homes = self.inventory()?.home_slots();
+        let homes = self.read_all()?.home_slots();
         Ok(homes
             .get(usize::from(drive.0))
             .copied()
@@ -346,7 +353,7 @@ impl Session {
             }
         }
         // Addresses are not where the page suggests: number by the real inventory.
-        let inv = self.inventory()?;
+        let inv = self.read_all()?;
         let e = inv.slot(slot).cloned().ok_or(OpError::NoSuchSlot {
             slot: slot.0,
             count: inv.slot_count(),

@@ -476,3 +476,19 @@ fn a_move_is_not_started_without_time_to_finish_it() {
     assert_eq!(lib.status_lines(), before);
     assert_eq!(stdout(&lib.run(&["slots"])), "8\n", "reads still work");
 }
+
+#[test]
+fn the_inventory_setting_rescans_before_list_and_listall_only() {
+    let lib = Lib::new(TWO_DRIVES, "[defaults]\ninventory = true\n");
+    let rescans = |lib: &Lib| {
+        lib.log()
+            .matches("op=\"INITIALIZE ELEMENT STATUS\"")
+            .count()
+    };
+    assert_eq!(stdout(&lib.run(&["loaded", "0", "/dev/nst0", "0"])), "2\n");
+    assert_eq!(stdout(&lib.run(&["slots"])), "8\n");
+    assert_eq!(rescans(&lib), 0, "loaded and slots never re-scan");
+    assert_eq!(status(&lib.run(&["list"])), 0);
+    assert_eq!(status(&lib.run(&["listall"])), 0);
+    assert_eq!(rescans(&lib), 2);
+}
