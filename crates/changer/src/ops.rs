@@ -214,13 +214,13 @@ impl Session {
         if self.settings.inventory {
             self.lib.changer.initialize_element_status(None, false)?;
         }
-        self.read_all()
+        Ok(self.lib.changer.inventory(false)?.1)
     }
 
     /// The whole inventory as the library knows it now (no re-scan): for numbering and home
     /// slots when page 1Dh alone cannot place an address.
-    fn read_all(&mut self) -> Result<Inventory, Error> {
-        Ok(self.lib.changer.inventory(false)?.1)
+    fn read_all(&mut self, g: &Geometry) -> Result<Inventory, Error> {
+        self.lib.changer.inventory_from(&g.page, false)
     }
 
     /// What `list` needs: storage slots and drives. `list` never shows import/export slots, so
@@ -233,7 +233,7 @@ impl Session {
         }
         let g = self.geometry()?;
         if !g.usable() {
-            return self.read_all();
+            return self.read_all(&g);
         }
         let tags = ReadOptions {
             voltag: true,
@@ -302,7 +302,7 @@ impl Session {
         {
             return Ok(HomeSlot::Reported(slot));
         }
-        let homes = self.read_all()?.home_slots();
+        let homes = self.read_all(g)?.home_slots();
         Ok(homes
             .get(usize::from(drive.0))
             .copied()
@@ -353,7 +353,7 @@ impl Session {
             }
         }
         // Addresses are not where the page suggests: number by the real inventory.
-        let inv = self.read_all()?;
+        let inv = self.read_all(g)?;
         let e = inv.slot(slot).cloned().ok_or(OpError::NoSuchSlot {
             slot: slot.0,
             count: inv.slot_count(),
@@ -484,9 +484,8 @@ impl Session {
         // The drive is opened before the move: a drive that cannot be reached is refused
         // while the cartridge is still in its slot.
         let tape = self.lib.open_drive(archive_device)?;
-        let transport = self.transport_address(&g);
         self.guarded_move(
-            transport,
+            &g,
             (place.element_type, place.address),
             (ElementType::DataTransfer, target.address),
         )?;
@@ -580,9 +579,8 @@ impl Session {
             "Unloading drive {} into Storage Element {}...",
             drive.0, slot.0
         ));
-        let transport = self.transport_address(&g);
         self.guarded_move(
-            transport,
+            &g,
             (ElementType::DataTransfer, source.address),
             (place.element_type, place.address),
         )?;
@@ -612,7 +610,7 @@ impl Session {
     /// is logged before the process reacts to the signal.
     fn guarded_move(
         &mut self,
-        transport: ElementAddress,
+        g: &Geometry,
         source: (ElementType, ElementAddress),
         destination: (ElementType, ElementAddress),
     ) -> Result<(), OpError> {
@@ -631,6 +629,7 @@ impl Session {
                  (at least {MIN_TIME_FOR_A_MOVE:?}); nothing was moved"
             )));
         }
+        let transport = self.transport_address(g);
         let result = self.lib.changer.move_medium(transport, source, destination);
         tracing::info!(
             source = source.1.0,
@@ -766,9 +765,8 @@ impl Session {
                 address: dst.address,
             });
         }
-        let transport = self.transport_address(&g);
         self.guarded_move(
-            transport,
+            &g,
             (src.element_type, src.address),
             (dst.element_type, dst.address),
         )?;

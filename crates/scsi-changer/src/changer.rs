@@ -357,6 +357,17 @@ impl<T: Transport> Changer<T> {
         with_transport: bool,
     ) -> Result<(ElementAddressAssignment, Inventory), Error> {
         let page = self.element_address_assignment()?;
+        let inv = self.inventory_from(&page, with_transport)?;
+        Ok((page, inv))
+    }
+
+    /// [`Changer::inventory`] for a caller that already read page 1Dh.
+    pub fn inventory_from(
+        &mut self,
+        page: &ElementAddressAssignment,
+        with_transport: bool,
+    ) -> Result<Inventory, Error> {
+        let page = *page;
         let tags = ReadOptions {
             voltag: true,
             dvcid: false,
@@ -383,7 +394,7 @@ impl<T: Transport> Changer<T> {
         for warning in inv.differences_from(&page) {
             tracing::warn!(device = self.device(), "{warning}");
         }
-        Ok((page, inv))
+        Ok(inv)
     }
 
     /// Device identifiers of the drives (a separate DT-only request with DVCID and without

@@ -49,28 +49,18 @@ impl Inventory {
     /// Builds an inventory from elements of any type in any order; elements that report
     /// "not installed" (83h/02h, 83h/04h) are left out, as mtx does, so numbering matches it.
     pub fn from_elements(elements: impl IntoIterator<Item = ElementStatus>) -> Inventory {
-        let mut inv = Inventory::default();
+        let mut lists: [Vec<ElementStatus>; 4] = Default::default();
         for e in elements {
-            if e.not_installed() {
-                continue;
-            }
-            match e.element_type {
-                ElementType::MediumTransport => inv.transports.push(e),
-                ElementType::Storage => inv.storage.push(e),
-                ElementType::ImportExport => inv.import_export.push(e),
-                ElementType::DataTransfer => inv.drives.push(e),
-            }
+            let i = match e.element_type {
+                ElementType::MediumTransport => 0,
+                ElementType::Storage => 1,
+                ElementType::ImportExport => 2,
+                ElementType::DataTransfer => 3,
+            };
+            lists[i].push(e);
         }
-        for list in [
-            &mut inv.transports,
-            &mut inv.storage,
-            &mut inv.import_export,
-            &mut inv.drives,
-        ] {
-            list.sort_by_key(|e| e.address);
-            list.dedup_by_key(|e| e.address);
-        }
-        inv
+        let [transports, storage, import_export, drives] = lists;
+        Inventory::from_lists(transports, storage, import_export, drives)
     }
 
     /// Builds an inventory from one list per element type (any order within a list), without
