@@ -78,7 +78,11 @@ impl Library {
     /// kernel cached it, so no SCSI command), else the resolved device path.
     pub fn serial(&mut self) -> Result<String, Error> {
         match &self.backend {
-            Backend::Sim(sim) => sim.changer_serial(),
+            // Through SCSI like a real device, so injected faults reach this read too.
+            Backend::Sim(sim) => match self.changer.unit_serial_number()? {
+                Some(serial) => Ok(serial),
+                None => sim.changer_serial(),
+            },
             Backend::Sg { sg, roots } => {
                 let cached = discovery::cached_serial(roots, sg);
                 if let Some(serial) = cached {

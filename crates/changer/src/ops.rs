@@ -1,14 +1,15 @@
-//! Library operations with Bareos' meaning, each with the fewest SCSI commands it needs.
+//! Library operations with Bareos' meaning.
 //!
-//! Slot numbers and drive indexes are placed through the Element Address Assignment page
-//! (one MODE SENSE) when its four ranges are disjoint, and every placement is confirmed by the
-//! element the library returns; otherwise (or when a confirmation fails) the operation reads
-//! the whole inventory and uses its numbering.
+//! Every operation numbers slots and drives from one mapping, the inventory that `list` and
+//! `listall` print ([`Inventory`]: not-installed elements left out, address gaps closed up,
+//! drives in element-address order). Page 1Dh alone is never trusted to place a slot or a
+//! drive: a library with a not-installed slot, an unassigned address or a reordered range
+//! would otherwise have `loaded` answer a slot that `listall` calls something else, and an
+//! `unload` put the cartridge where the director does not expect it.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use scsi_changer::changer::ReadOptions;
 use scsi_changer::decode::ElementAddressAssignment;
 use scsi_changer::element::ElementStatus;
 use scsi_changer::inventory::{HomeSlot, Inventory};
@@ -21,8 +22,14 @@ use crate::signals::Stop;
 /// The least time left in the budget for which a move is started.
 pub const MIN_TIME_FOR_A_MOVE: Duration = Duration::from_secs(20);
 
-/// Why a Bareos operation did not happen. Each variant renders as the message mtx(1) prints
-/// for it where Bareos or users depend on the wording (bareos-protocol.md §3.9).
+/// The least time left in the budget for which INITIALIZE ELEMENT STATUS is started: a
+/// barcode scan of a physical library takes a minute or more, and aborting one is worse than
+/// not starting it.
+pub const MIN_TIME_FOR_A_SCAN: Duration = Duration::from_secs(60);
+
+/// Why a Bareos operation did not happen. Each variant starts with the message mtx(1) prints
+/// for it where Bareos or users depend on the wording (bareos-protocol.md §3.9), followed by
+/// what the library looks like in the admin's numbers (slot numbers, barcodes, drives).
 #[derive(Debug, thiserror::Error)]
 pub enum OpError {
     /// The drive to load holds a cartridge.
@@ -39,23 +46,30 @@ pub enum OpError {
         /// Drive index.
         drive: u16,
     },
-    /// The source slot is empty (Bareos' "try the next volume" phrase).
-    #[error("Source Element Address {address} is Empty")]
+    /// The source is empty (Bareos matches "Source Element Address" and "is Empty" to try the
+    /// next volume).
+    #[error("Source Element Address {address} is Empty{detail}")]
     SourceEmpty {
         /// Element address of the source.
         address: ElementAddress,
+        /// Where that slot's cartridge is, e.g. " (slot 10: A00010L5 is in drive 1)".
+        detail: String,
     },
     /// The destination holds a cartridge.
-    #[error("Destination Element Address {address} is Already Full")]
+    #[error("Destination Element Address {address} is Already Full{detail}")]
     DestinationFull {
         /// Element address of the destination.
         address: ElementAddress,
+        /// What is there, e.g. " (slot 21, import/export: holds A00021L5)".
+        detail: String,
     },
     /// The slot to unload into holds a cartridge.
-    #[error("Storage Element {slot} is Already Full")]
+    #[error("Storage Element {slot} is Already Full{detail}")]
     SlotFull {
         /// Slot number.
         slot: u16,
+        /// " (holds BARCODE)" or "".
+        detail: String,
     },
     /// A slot number the library does not have.
     #[error("invalid slot {slot}: this library has slots 1 to {count}")]
@@ -66,17 +80,23 @@ pub enum OpError {
         count: u16,
     },
     /// A drive index the library does not have.
-    #[error("invalid drive index {drive}: this library has {count} drive(s), 0 to {last}", last = count.saturating_sub(1))]
+    #[error(
+        "invalid drive index {drive}: this library has {count} drive(s), 0 to {last}{hint}",
+        last = count.saturating_sub(1)
+    )]
     NoSuchDrive {
         /// Requested drive.
         drive: u16,
         /// Number of drives.
         count: u16,
+        /// Which Bareos setting to fix, e.g. "; fix Drive Index in the Bareos Device whose
+        /// Archive Device is /dev/nst3 (it is drive 2)".
+        hint: String,
     },
     /// The archive device is another drive than the drive index says (contract C4).
     #[error("{0}")]
     WrongDrive(String),
-    /// A full drive whose home slot is unknown, with no free slot to offer.
+    /// A full drive whose home is unknown, with no free slot to offer.
     #[error(
         "drive {drive} holds a cartridge{tag} but the library does not know which slot it came from, \
          and no storage slot is free: free a slot (changer move …) or move the cartridge to an \
@@ -128,51 +148,94 @@ pub struct SlotPlace {
     pub address: ElementAddress,
 }
 
-/// The address map of page 1Dh, trusted only when its ranges are disjoint.
-#[derive(Debug, Clone, Copy)]
-pub struct Geometry {
-    /// The page.
+/// The library as one command sees it: page 1Dh (for requests that need the ranges) and the
+/// inventory whose numbering every answer uses.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    /// The Element Address Assignment page.
     pub page: ElementAddressAssignment,
+    /// Every installed element, numbered as `listall` numbers them.
+    pub inv: Inventory,
 }
 
-impl Geometry {
-    /// Whether the page alone can place addresses.
-    pub fn usable(&self) -> bool {
-        self.page.ranges_are_disjoint()
+impl Snapshot {
+    /// The drive with an index, or the error naming the drives there are.
+    fn drive(&self, drive: DriveIndex) -> Result<&ElementStatus, OpError> {
+        self.inv.drive(drive).ok_or_else(|| OpError::NoSuchDrive {
+            drive: drive.0,
+            count: u16::try_from(self.inv.drives.len()).unwrap_or(u16::MAX),
+            hint: String::new(),
+        })
     }
 
-    /// Number of slots (storage + I/E).
-    pub fn slot_count(&self) -> u16 {
-        self.page.storage.saturating_add(self.page.import_export)
+    /// The element behind a slot number, or the error naming the slots there are.
+    fn slot(&self, slot: SlotNumber) -> Result<(SlotPlace, &ElementStatus), OpError> {
+        let e = self.inv.slot(slot).ok_or(OpError::NoSuchSlot {
+            slot: slot.0,
+            count: self.inv.slot_count(),
+        })?;
+        Ok((
+            SlotPlace {
+                element_type: e.element_type,
+                address: e.address,
+            },
+            e,
+        ))
     }
 
-    /// The element of a slot number.
-    pub fn slot(&self, slot: SlotNumber) -> Option<SlotPlace> {
-        let n = slot.0.checked_sub(1)?;
-        if n < self.page.storage {
-            Some(SlotPlace {
-                element_type: ElementType::Storage,
-                address: ElementAddress(self.page.first_storage.0.checked_add(n)?),
-            })
-        } else if n - self.page.storage < self.page.import_export {
-            let k = n - self.page.storage;
-            Some(SlotPlace {
-                element_type: ElementType::ImportExport,
-                address: ElementAddress(self.page.first_import_export.0.checked_add(k)?),
-            })
+    /// A slot or drive in the admin's words: "slot 21 (import/export)", "drive 1".
+    fn name_of(&self, address: ElementAddress) -> String {
+        if let Some(s) = self.inv.slot_number(address) {
+            if self.inv.is_import_export(s) {
+                format!("slot {s} (import/export)")
+            } else {
+                format!("slot {s}")
+            }
+        } else if let Some(d) = self.inv.drive_index(address) {
+            format!("drive {d}")
         } else {
-            None
+            format!("element {address}")
         }
     }
 
-    /// The slot number of a storage or I/E address.
-    pub fn slot_of(&self, address: ElementAddress) -> Option<SlotNumber> {
-        match self.page.type_of(address)? {
-            ElementType::Storage => Some(SlotNumber(address.0 - self.page.first_storage.0 + 1)),
-            ElementType::ImportExport => Some(SlotNumber(
-                self.page.storage + address.0 - self.page.first_import_export.0 + 1,
-            )),
-            _ => None,
+    /// Where the cartridge of an empty slot is now: " (slot 10: A00010L5 is in drive 1)".
+    fn whereabouts_of_empty(&self, address: ElementAddress) -> String {
+        let name = self.name_of(address);
+        let drive = self
+            .inv
+            .drives
+            .iter()
+            .enumerate()
+            .find(|(_, d)| d.full && d.source == Some(address));
+        match drive {
+            Some((i, d)) => match d.barcode() {
+                Some(tag) => format!(" ({name}: {tag} is in drive {i})"),
+                None => format!(" ({name}: its cartridge is in drive {i})"),
+            },
+            None => format!(" ({name} is empty; no drive reports a cartridge from it)"),
+        }
+    }
+
+    /// What a full element holds: " (slot 21 (import/export): holds A00021L5)".
+    fn contents_of_full(&self, address: ElementAddress) -> String {
+        let name = self.name_of(address);
+        match self.inv.element(address).and_then(|e| e.barcode()) {
+            Some(tag) => format!(" ({name}: holds {tag})"),
+            None => format!(" ({name}: holds a cartridge without barcode)"),
+        }
+    }
+
+    fn source_empty(&self, address: ElementAddress) -> OpError {
+        OpError::SourceEmpty {
+            address,
+            detail: self.whereabouts_of_empty(address),
+        }
+    }
+
+    fn destination_full(&self, address: ElementAddress) -> OpError {
+        OpError::DestinationFull {
+            address,
+            detail: self.contents_of_full(address),
         }
     }
 }
@@ -201,208 +264,152 @@ pub enum Loaded {
 }
 
 impl Session {
-    /// The Element Address Assignment page.
-    pub fn geometry(&mut self) -> Result<Geometry, Error> {
-        Ok(Geometry {
-            page: self.lib.changer.element_address_assignment()?,
-        })
+    /// Page 1Dh and the whole inventory as the library knows it now (no re-scan).
+    pub fn snapshot(&mut self) -> Result<Snapshot, Error> {
+        let (page, inv) = self.lib.changer.inventory(false)?;
+        Ok(Snapshot { page, inv })
     }
 
-    /// The whole inventory for `listall` (page 1Dh, storage, I/E, drives; the transport from
-    /// the page), after INITIALIZE ELEMENT STATUS when the `inventory` setting asks for it.
-    pub fn inventory(&mut self) -> Result<Inventory, Error> {
+    /// The inventory for `list` and `listall`, after INITIALIZE ELEMENT STATUS when the
+    /// `inventory` setting asks for it (as mtx-changer does for these two commands only).
+    pub fn inventory(&mut self) -> Result<Inventory, OpError> {
         if self.settings.inventory {
-            self.lib.changer.initialize_element_status(None, false)?;
+            self.initialize_element_status()?;
         }
-        Ok(self.lib.changer.inventory(false)?.1)
+        Ok(self.snapshot()?.inv)
     }
 
-    /// The whole inventory as the library knows it now (no re-scan): for numbering and home
-    /// slots when page 1Dh alone cannot place an address.
-    fn read_all(&mut self, g: &Geometry) -> Result<Inventory, Error> {
-        self.lib.changer.inventory_from(&g.page, false)
+    /// INITIALIZE ELEMENT STATUS, started only when the budget leaves a scan time to finish:
+    /// its SCSI timeout is the configured one, never what is left of the budget.
+    fn initialize_element_status(&mut self) -> Result<(), OpError> {
+        self.enough_time_left(MIN_TIME_FOR_A_SCAN, "INITIALIZE ELEMENT STATUS")?;
+        self.lib.changer.initialize_element_status(None, false)?;
+        Ok(())
     }
 
-    /// What `list` needs: storage slots and drives. `list` never shows import/export slots, so
-    /// when page 1Dh places them (disjoint ranges) they are not read — on the AWS geometry two
-    /// READ ELEMENT STATUS of 83 KB less — and stand in as empty elements at their addresses,
-    /// so a drive loaded from an I/E slot still gets that slot's number.
-    pub fn inventory_for_list(&mut self) -> Result<Inventory, Error> {
-        if self.settings.inventory {
-            self.lib.changer.initialize_element_status(None, false)?;
+    /// Refuses to start an operation that would be cut short by the deadline.
+    fn enough_time_left(&self, needed: Duration, what: &str) -> Result<(), OpError> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left < needed {
+            return Err(OpError::Refused(format!(
+                "only {left:?} of Maximum Changer Wait left, not enough to start {what} \
+                 (at least {needed:?}); nothing was done"
+            )));
         }
-        let g = self.geometry()?;
-        if !g.usable() {
-            return self.read_all(&g);
-        }
-        let tags = ReadOptions {
-            voltag: true,
-            dvcid: false,
-        };
-        let storage = self
-            .lib
-            .changer
-            .read_type(&g.page, ElementType::Storage, tags)?;
-        let drives = self
-            .lib
-            .changer
-            .read_type(&g.page, ElementType::DataTransfer, tags)?;
-        let (first, count) = g.page.range(ElementType::ImportExport);
-        let import_export = (0..count)
-            .filter_map(|k| first.0.checked_add(k))
-            .map(|a| ElementStatus::empty(ElementType::ImportExport, ElementAddress(a)))
-            .collect();
-        Ok(Inventory::from_lists(
-            Vec::new(),
-            storage,
-            import_export,
-            drives,
-        ))
+        Ok(())
     }
 
-    /// The drives' elements with volume tags, drive 0 first.
-    fn drives(&mut self, g: &Geometry) -> Result<Vec<ElementStatus>, Error> {
-        self.lib.changer.read_type(
-            &g.page,
-            ElementType::DataTransfer,
-            ReadOptions {
-                voltag: true,
-                dvcid: false,
-            },
-        )
-    }
-
-    /// One drive's element, or the error naming the drives there are.
-    fn drive_element(&mut self, g: &Geometry, drive: DriveIndex) -> Result<ElementStatus, OpError> {
-        let mut drives = self.drives(g)?;
-        let count = u16::try_from(drives.len()).unwrap_or(u16::MAX);
-        let index = usize::from(drive.0);
-        if index >= drives.len() {
-            return Err(OpError::NoSuchDrive {
-                drive: drive.0,
-                count,
-            });
-        }
-        Ok(drives.swap_remove(index))
-    }
-
-    /// Where a full drive's cartridge goes home: the reported source when page 1Dh places it
-    /// (no further command), else the whole inventory's answer (contract C1).
-    fn home_of(
-        &mut self,
-        g: &Geometry,
-        drive: DriveIndex,
-        element: &ElementStatus,
-    ) -> Result<HomeSlot, Error> {
-        if !element.full {
-            return Ok(HomeSlot::DriveEmpty);
-        }
-        if g.usable()
-            && let Some(slot) = element.source.and_then(|a| g.slot_of(a))
-        {
-            return Ok(HomeSlot::Reported(slot));
-        }
-        let homes = self.read_all(g)?.home_slots();
-        Ok(homes
-            .get(usize::from(drive.0))
-            .copied()
-            .unwrap_or(HomeSlot::Unknown))
-    }
-
-    /// `slots`: storage plus import/export, from page 1Dh alone.
+    /// `slots`: storage plus import/export slots, counted as `listall` numbers them.
     pub fn slots(&mut self) -> Result<u16, Error> {
-        Ok(self.geometry()?.slot_count())
+        Ok(self.snapshot()?.inv.slot_count())
     }
 
-    /// `loaded`: the home slot of a drive, from the drive page when the page places the source
-    /// address, else from the whole inventory.
-    pub fn loaded(&mut self, drive: DriveIndex) -> Result<Loaded, OpError> {
-        let g = self.geometry()?;
-        let element = self.drive_element(&g, drive)?;
-        Ok(match self.home_of(&g, drive, &element)? {
+    /// `loaded`: the home slot of a drive (contract C1).
+    pub fn loaded(&mut self, drive: DriveIndex, archive_device: &Path) -> Result<Loaded, OpError> {
+        let snap = self.snapshot()?;
+        self.drive_for_bareos(&snap, drive, archive_device)?;
+        Ok(match snap.inv.home_slots()[usize::from(drive.0)] {
             HomeSlot::DriveEmpty => Loaded::Empty,
             HomeSlot::Reported(s) | HomeSlot::Assigned(s) => Loaded::Slot(s),
             HomeSlot::Unknown => Loaded::Unknown,
         })
     }
 
-    /// Places a slot number, confirming it with the element the library returns.
-    fn place_slot(
+    /// An invalid drive index, with the Bareos setting to fix: the archive device's own drive
+    /// index when its serial number tells.
+    pub fn no_such_drive(
         &mut self,
-        g: &Geometry,
-        slot: SlotNumber,
-    ) -> Result<(SlotPlace, ElementStatus), OpError> {
-        let count = g.slot_count();
-        if slot.0 == 0 || slot.0 > count {
-            return Err(OpError::NoSuchSlot {
-                slot: slot.0,
-                count,
-            });
+        snap: &Snapshot,
+        drive: DriveIndex,
+        archive_device: &Path,
+    ) -> OpError {
+        let actual = self
+            .drive_of_archive_device(snap, archive_device)
+            .ok()
+            .flatten();
+        let hint = match actual {
+            Some(i) => format!(
+                "; {} is drive {i}: set Drive Index = {i} in the Bareos Device with that Archive Device",
+                archive_device.display()
+            ),
+            None => format!(
+                "; fix Drive Index (or Archive Device, now {}) in the Bareos Device resource",
+                archive_device.display()
+            ),
+        };
+        OpError::NoSuchDrive {
+            drive: drive.0,
+            count: u16::try_from(snap.inv.drives.len()).unwrap_or(u16::MAX),
+            hint,
         }
-        if g.usable()
-            && let Some(place) = g.slot(slot)
-        {
-            match self
-                .lib
-                .changer
-                .read_element(place.element_type, place.address)
-            {
-                Ok(e) => return Ok((place, e)),
-                Err(Error::NoSuchElement { .. }) => {}
-                Err(e) => return Err(e.into()),
-            }
+    }
+
+    /// The drive element of `drive`, or an invalid-index error that names the setting to fix.
+    fn drive_for_bareos(
+        &mut self,
+        snap: &Snapshot,
+        drive: DriveIndex,
+        archive_device: &Path,
+    ) -> Result<ElementStatus, OpError> {
+        match snap.inv.drive(drive) {
+            Some(e) => Ok(e.clone()),
+            None => Err(self.no_such_drive(snap, drive, archive_device)),
         }
-        // Addresses are not where the page suggests: number by the real inventory.
-        let inv = self.read_all(g)?;
-        let e = inv.slot(slot).cloned().ok_or(OpError::NoSuchSlot {
-            slot: slot.0,
-            count: inv.slot_count(),
-        })?;
-        Ok((
-            SlotPlace {
-                element_type: e.element_type,
-                address: e.address,
-            },
-            e,
-        ))
+    }
+
+    /// Each installed drive's serial number as the changer reports it (DVCID), drive 0 first;
+    /// empty when the library does not report identifiers.
+    fn drive_serials(&mut self, snap: &Snapshot) -> Result<Vec<Option<String>>, Error> {
+        let Some(ids) = self.lib.changer.drive_identifiers(&snap.page)? else {
+            return Ok(Vec::new());
+        };
+        // Matched by element address, not by position: the identifier request lists
+        // not-installed drives too, the numbering does not.
+        Ok(snap
+            .inv
+            .drives
+            .iter()
+            .map(|d| {
+                ids.iter()
+                    .find(|(a, _)| *a == d.address)
+                    .and_then(|(_, id)| id.as_ref().and_then(|i| i.serial()))
+            })
+            .collect())
+    }
+
+    /// The drive index of an archive device by serial number, when both sides report one.
+    fn drive_of_archive_device(
+        &mut self,
+        snap: &Snapshot,
+        archive_device: &Path,
+    ) -> Result<Option<usize>, Error> {
+        let serials = self.drive_serials(snap)?;
+        let Some(have) = self.lib.archive_device_serial(archive_device)? else {
+            return Ok(None);
+        };
+        Ok(drive_with_serial(&serials, &have))
     }
 
     /// Checks that `archive_device` is drive `drive` by serial number (contract C4), with the
     /// config's bindings as the fallback for drives without serials.
     pub fn check_drive_identity(
         &mut self,
-        g: &Geometry,
+        snap: &Snapshot,
         drive: DriveIndex,
         archive_device: &Path,
     ) -> Result<(), OpError> {
-        let bindings = &self.settings.drives;
-        let bound_elsewhere = bindings
+        let bound_elsewhere = self
+            .settings
+            .drives
             .iter()
             .find(|b| b.device == archive_device)
             .map(|b| b.index);
-        let identifiers = self.lib.changer.drive_identifiers(&g.page)?;
+        let serials = self.drive_serials(snap)?;
         let archive_serial = self.lib.archive_device_serial(archive_device)?;
-        let serials: Vec<Option<String>> = identifiers
-            .as_ref()
-            .map(|ids| {
-                ids.iter()
-                    .map(|(_, id)| id.as_ref().and_then(|i| i.serial()))
-                    .collect()
-            })
-            .unwrap_or_default();
         let wanted = serials.get(usize::from(drive.0)).cloned().flatten();
         match (&wanted, &archive_serial) {
             (Some(want), Some(have)) => {
-                // An exact match anywhere decides; a cut-down serial (tgt, 10-character
-                // libraries) only counts when no drive matches exactly.
-                let actual = serials
-                    .iter()
-                    .position(|s| s.as_deref() == Some(have.as_str()))
-                    .or_else(|| {
-                        serials
-                            .iter()
-                            .position(|s| s.as_deref().is_some_and(|s| serial_matches(s, have)))
-                    });
+                let actual = drive_with_serial(&serials, have);
                 if actual == Some(usize::from(drive.0)) {
                     return Ok(());
                 }
@@ -461,40 +468,36 @@ impl Session {
         archive_device: &Path,
         progress: &mut dyn FnMut(&str),
     ) -> Result<(), OpError> {
-        let g = self.geometry()?;
-        let target = self.drive_element(&g, drive)?;
+        let snap = self.snapshot()?;
+        let target = self.drive_for_bareos(&snap, drive, archive_device)?;
         if target.full {
-            let home = self.home_of(&g, drive, &target)?.slot().map_or(0, |s| s.0);
+            let home = snap.inv.home_slots()[usize::from(drive.0)]
+                .slot()
+                .map_or(0, |s| s.0);
             return Err(OpError::DriveFull {
                 drive: drive.0,
                 slot: home,
             });
         }
-        self.check_drive_identity(&g, drive, archive_device)?;
-        let (place, source) = self.place_slot(&g, slot)?;
+        self.check_drive_identity(&snap, drive, archive_device)?;
+        let (place, source) = snap.slot(slot)?;
         progress(&format!(
             "Loading media from Storage Element {} into drive {}...",
             slot.0, drive.0
         ));
         if !source.full {
-            return Err(OpError::SourceEmpty {
-                address: place.address,
-            });
+            return Err(snap.source_empty(place.address));
         }
+        let barcode = source.barcode().unwrap_or("").to_owned();
         // The drive is opened before the move: a drive that cannot be reached is refused
         // while the cartridge is still in its slot.
         let tape = self.lib.open_drive(archive_device)?;
         self.guarded_move(
-            &g,
+            &snap,
             (place.element_type, place.address),
             (ElementType::DataTransfer, target.address),
         )?;
-        tracing::info!(
-            slot = slot.0,
-            drive = drive.0,
-            barcode = source.barcode().unwrap_or(""),
-            "loaded"
-        );
+        tracing::info!(slot = slot.0, drive = drive.0, barcode, "loaded");
         self.wait_until_ready(drive, archive_device, tape)
     }
 
@@ -547,25 +550,27 @@ impl Session {
         archive_device: &Path,
         progress: &mut dyn FnMut(&str),
     ) -> Result<SlotNumber, OpError> {
-        let g = self.geometry()?;
-        let source = self.drive_element(&g, drive)?;
+        let snap = self.snapshot()?;
+        let source = self.drive_for_bareos(&snap, drive, archive_device)?;
         if !source.full {
             return Err(OpError::DriveEmpty { drive: drive.0 });
         }
-        self.check_drive_identity(&g, drive, archive_device)?;
-        let slot =
-            match slot {
-                Some(s) => s,
-                None => self.home_of(&g, drive, &source)?.slot().ok_or_else(|| {
-                    OpError::HomeUnknown {
-                        drive: drive.0,
-                        tag: tag_suffix(&source),
-                    }
+        self.check_drive_identity(&snap, drive, archive_device)?;
+        let slot = match slot {
+            Some(s) => s,
+            None => snap.inv.home_slots()[usize::from(drive.0)]
+                .slot()
+                .ok_or_else(|| OpError::HomeUnknown {
+                    drive: drive.0,
+                    tag: tag_suffix(&source),
                 })?,
-            };
-        let (place, destination) = self.place_slot(&g, slot)?;
+        };
+        let (place, destination) = snap.slot(slot)?;
         if destination.full {
-            return Err(OpError::SlotFull { slot: slot.0 });
+            return Err(OpError::SlotFull {
+                slot: slot.0,
+                detail: snap.contents_of_full(place.address),
+            });
         }
         if self.settings.offline {
             let mut tape = self.lib.open_drive(archive_device)?;
@@ -580,7 +585,7 @@ impl Session {
             drive.0, slot.0
         ));
         self.guarded_move(
-            &g,
+            &snap,
             (ElementType::DataTransfer, source.address),
             (place.element_type, place.address),
         )?;
@@ -598,19 +603,11 @@ impl Session {
         self.checked_move(Endpoint::Slot(from), Endpoint::Slot(to))
     }
 
-    fn transport_address(&self, g: &Geometry) -> ElementAddress {
-        if g.page.medium_transports > 0 {
-            g.page.first_medium_transport
-        } else {
-            ElementAddress(0)
-        }
-    }
-
     /// MOVE MEDIUM, shielded from SIGTERM: a move once sent is allowed to finish and its result
     /// is logged before the process reacts to the signal.
     fn guarded_move(
         &mut self,
-        g: &Geometry,
+        snap: &Snapshot,
         source: (ElementType, ElementAddress),
         destination: (ElementType, ElementAddress),
     ) -> Result<(), OpError> {
@@ -619,17 +616,10 @@ impl Session {
                 done: "nothing: the move was not started".into(),
             });
         }
-        // Every command answers within Maximum Changer Wait (C6), so the move's SCSI timeout
-        // is what is left of it. A move is never started when too little is left for a robot
-        // to finish one: aborting it halfway would be worse than not starting.
-        let left = self.deadline.saturating_duration_since(Instant::now());
-        if left < MIN_TIME_FOR_A_MOVE {
-            return Err(OpError::Refused(format!(
-                "only {left:?} of Maximum Changer Wait left, not enough to start a move \
-                 (at least {MIN_TIME_FOR_A_MOVE:?}); nothing was moved"
-            )));
-        }
-        let transport = self.transport_address(g);
+        // The budget decides whether a move starts; the move itself keeps the robot's own
+        // timeout: a kernel timeout would abort it halfway and reset the path.
+        self.enough_time_left(MIN_TIME_FOR_A_MOVE, "a move")?;
+        let transport = snap.inv.transport_address();
         let result = self.lib.changer.move_medium(transport, source, destination);
         tracing::info!(
             source = source.1.0,
@@ -648,12 +638,12 @@ impl Session {
         }
         match result {
             Ok(()) => Ok(()),
-            Err(Error::SourceEmpty { source_address, .. }) => Err(OpError::SourceEmpty {
-                address: source_address,
-            }),
-            Err(Error::DestinationFull { destination, .. }) => Err(OpError::DestinationFull {
-                address: destination,
-            }),
+            Err(Error::SourceEmpty { source_address, .. }) => {
+                Err(snap.source_empty(source_address))
+            }
+            Err(Error::DestinationFull { destination, .. }) => {
+                Err(snap.destination_full(destination))
+            }
             Err(e) => Err(e.into()),
         }
     }
@@ -720,24 +710,25 @@ impl std::fmt::Display for Endpoint {
 }
 
 impl Session {
-    fn place(
-        &mut self,
-        g: &Geometry,
-        end: Endpoint,
-    ) -> Result<(SlotPlace, ElementStatus), OpError> {
-        match end {
-            Endpoint::Slot(s) => self.place_slot(g, s),
-            Endpoint::Drive(d) => {
-                let e = self.drive_element(g, d)?;
-                Ok((
-                    SlotPlace {
-                        element_type: ElementType::DataTransfer,
-                        address: e.address,
-                    },
-                    e,
-                ))
-            }
+    /// Checks that the source is full and the destination empty, then moves.
+    fn checked_move(&mut self, from: Endpoint, to: Endpoint) -> Result<(), OpError> {
+        let snap = self.snapshot()?;
+        let (src, source) = snap.endpoint(from)?;
+        let (dst, destination) = snap.endpoint(to)?;
+        if !source.full {
+            return Err(snap.source_empty(src.address));
         }
+        if destination.full {
+            return Err(snap.destination_full(dst.address));
+        }
+        let barcode = source.barcode().unwrap_or("").to_owned();
+        self.guarded_move(
+            &snap,
+            (src.element_type, src.address),
+            (dst.element_type, dst.address),
+        )?;
+        tracing::info!(%from, %to, barcode, "moved");
+        Ok(())
     }
 
     /// Moves a cartridge between any two slots or drives, checking both ends first.
@@ -749,28 +740,36 @@ impl Session {
         }
         self.checked_move(from, to)
     }
+}
 
-    /// Checks that the source is full and the destination empty, then moves.
-    fn checked_move(&mut self, from: Endpoint, to: Endpoint) -> Result<(), OpError> {
-        let g = self.geometry()?;
-        let (src, source) = self.place(&g, from)?;
-        let (dst, destination) = self.place(&g, to)?;
-        if !source.full {
-            return Err(OpError::SourceEmpty {
-                address: src.address,
-            });
+impl Snapshot {
+    fn endpoint(&self, end: Endpoint) -> Result<(SlotPlace, &ElementStatus), OpError> {
+        match end {
+            Endpoint::Slot(s) => self.slot(s),
+            Endpoint::Drive(d) => {
+                let e = self.drive(d)?;
+                Ok((
+                    SlotPlace {
+                        element_type: ElementType::DataTransfer,
+                        address: e.address,
+                    },
+                    e,
+                ))
+            }
         }
-        if destination.full {
-            return Err(OpError::DestinationFull {
-                address: dst.address,
-            });
-        }
-        self.guarded_move(
-            &g,
-            (src.element_type, src.address),
-            (dst.element_type, dst.address),
-        )?;
-        tracing::info!(%from, %to, barcode = source.barcode().unwrap_or(""), "moved");
-        Ok(())
     }
+}
+
+/// The index of the drive whose changer-reported serial is the archive device's: an exact match
+/// decides; a cut-down serial (tgt, 10-character libraries) counts only when none matches
+/// exactly.
+fn drive_with_serial(serials: &[Option<String>], have: &str) -> Option<usize> {
+    serials
+        .iter()
+        .position(|s| s.as_deref() == Some(have))
+        .or_else(|| {
+            serials
+                .iter()
+                .position(|s| s.as_deref().is_some_and(|s| serial_matches(s, have)))
+        })
 }

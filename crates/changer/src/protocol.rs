@@ -101,6 +101,16 @@ impl Answer {
             status: 1,
         }
     }
+    /// A failure of `command`, on the one stream all of that command's errors use: stdout for
+    /// `load` and `unload` (the stock script appends mtx's stderr to its stdout, and Bareos looks
+    /// for "Source Element Address … is Empty" there), stderr for every other command (mtx's
+    /// own errors; a read command's stdout stays empty so no partial answer is parsed).
+    fn fail(command: Option<Command>, message: String) -> Answer {
+        match command {
+            Some(Command::Load | Command::Unload) => Answer::fail_stdout(message),
+            _ => Answer::fail_stderr(message),
+        }
+    }
 }
 
 /// Runs protocol mode on `args` (everything after the program name) and writes the answer.
@@ -120,25 +130,28 @@ pub fn run(args: &[String], roots: &Roots, stop: Stop) -> Answer {
     let started = Instant::now();
     let (config_path, positional) = match split_options(args) {
         Ok(v) => v,
-        Err(message) => return Answer::fail_stdout(format!("ERROR: {message}\n")),
+        Err(message) => return Answer::fail(None, format!("ERROR: {message}\n")),
     };
     let Some(word) = positional.get(1) else {
-        return Answer::fail_stdout(usage("Minimum usage is first two arguments ..."));
+        return Answer::fail(None, usage("Minimum usage is first two arguments ..."));
     };
     let Some(command) = Command::parse(word) else {
         // The stock script ignores unknown commands: no output, success.
         return Answer::ok(String::new());
     };
     if positional.len() < command.required_args() {
-        return Answer::fail_stdout(usage(&format!(
-            "Command expected {} arguments",
-            command.required_args()
-        )));
+        return Answer::fail(
+            Some(command),
+            usage(&format!(
+                "Command expected {} arguments",
+                command.required_args()
+            )),
+        );
     }
     let config_path = config_path.or_else(|| std::env::var_os("CHANGER_CONFIG").map(PathBuf::from));
     let config = match Config::load(config_path.as_deref()) {
         Ok(c) => c,
-        Err(e) => return Answer::fail_stdout(format!("ERROR: {e}\n")),
+        Err(e) => return Answer::fail(Some(command), format!("ERROR: {e}\n")),
     };
     let device = positional[0].as_str();
     crate::logging::for_protocol(&config);
@@ -184,16 +197,16 @@ fn execute(
     // Failures of read commands leave stdout empty (a partial or wrong answer is worse than
     // none; Bareos parses `loaded` output even on failure); load and unload put everything on
     // stdout like the script; transfer errors go to stderr like mtx's.
-    let fail = |message: String| match command {
-        Command::Load | Command::Unload => Answer::fail_stdout(message),
-        _ => Answer::fail_stderr(message),
-    };
+    let fail = |message: String| Answer::fail(Some(command), message);
     let mut lib = match Library::open(device, roots) {
         Ok(lib) => lib,
         Err(e) => return fail(format!("{e}\n")),
     };
-    let serial = lib.serial().ok();
-    let settings = config.effective(device, serial.as_deref());
+    let serial = match lock_key(&mut lib, &stop, started + settings_wait(config, device)) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let settings = config.effective(device, Some(&serial));
     let deadline = started + settings.max_changer_wait.saturating_sub(ANSWER_MARGIN);
     lib.changer.set_deadline(Some(deadline));
     lib.changer.set_timeouts(config.scsi_timeouts());
@@ -202,12 +215,12 @@ fn execute(
     } else {
         Mode::Shared
     };
-    let key = serial.unwrap_or_else(|| device.to_owned());
-    let _lock =
-        match lock::acquire_unless(&config.lock_dir, &key, mode, deadline, &|| stop.requested()) {
-            Ok(l) => l,
-            Err(e) => return fail(format!("{e}\n")),
-        };
+    let _lock = match lock::acquire_unless(&config.lock_dir, &serial, mode, deadline, &|| {
+        stop.requested()
+    }) {
+        Ok(l) => l,
+        Err(e) => return fail(format!("{e}\n")),
+    };
     if stop.requested() {
         return fail("stopped by SIGTERM before anything was done\n".into());
     }
@@ -227,7 +240,7 @@ fn execute(
                 Ok(d) => DriveIndex(d),
                 Err(m) => return fail(m),
             };
-            match session.loaded(drive) {
+            match session.loaded(drive, Path::new(&args[3])) {
                 Ok(Loaded::Empty) => Answer::ok("0\n".into()),
                 Ok(Loaded::Slot(s)) => Answer::ok(format!("{s}\n")),
                 Ok(Loaded::Unknown) => {
@@ -243,7 +256,7 @@ fn execute(
                 Err(e) => fail(format!("{e}\n")),
             }
         }
-        Command::List => match session.inventory_for_list() {
+        Command::List => match session.inventory() {
             Ok(inv) => Answer::ok(list(&inv)),
             Err(e) => fail(format!("{e}\n")),
         },
@@ -296,6 +309,48 @@ fn execute(
                 Err(e) => fail(format!("{e}\n")),
             }
         }
+    }
+}
+
+/// Attempts at reading the serial number that keys the library lock.
+const SERIAL_ATTEMPTS: u32 = 3;
+/// Pause between them: long enough for an iSCSI session to recover from a blip.
+const SERIAL_RETRY_PAUSE: Duration = Duration::from_secs(1);
+
+/// Maximum Changer Wait of the library as the configuration names it by device (the serial is
+/// what is being read).
+fn settings_wait(config: &Config, device: &str) -> Duration {
+    config
+        .effective(device, None)
+        .max_changer_wait
+        .saturating_sub(ANSWER_MARGIN)
+}
+
+/// The library's lock key: its serial number, as every other process keys it. Falling back to
+/// the device string when the serial cannot be read would let two processes that name one
+/// library differently (`/dev/sg3`, `/dev/tape/by-id/…`) move its robot at once, so a failed
+/// read is retried and then refused. (A device that has no serial at all is keyed by its
+/// resolved sg node, the same in every process.)
+fn lock_key(lib: &mut Library, stop: &Stop, deadline: Instant) -> Result<String, String> {
+    let mut attempt = 1;
+    loop {
+        match lib.serial() {
+            Ok(serial) => return Ok(serial),
+            Err(e) => {
+                tracing::warn!(attempt, error = %e, "cannot read the changer's serial number");
+                let out_of_time = Instant::now() + SERIAL_RETRY_PAUSE >= deadline;
+                if attempt >= SERIAL_ATTEMPTS || out_of_time || stop.requested() {
+                    return Err(format!(
+                        "cannot read the serial number of {} (INQUIRY VPD page 80h) after {attempt} \
+                         attempt(s): {e}; it keys the lock that keeps other changer processes off \
+                         the robot, so nothing was done (check the device: changer doctor {})\n",
+                        lib.name, lib.name
+                    ));
+                }
+            }
+        }
+        std::thread::sleep(SERIAL_RETRY_PAUSE);
+        attempt += 1;
     }
 }
 

@@ -52,6 +52,18 @@ const DEVIATIONS: &[Deviation] = &[
         why: "C1: D:<n>:F::<tag> instead of the malformed `D:0Full (Unknown …)` lines",
     },
     Deviation {
+        case: "01-autoloader-1drive-8slots-barcodes",
+        stem: "load-slot5-drive0",
+        status: 1,
+        stdout: Some(
+            "Loading media from Storage Element 5 into drive 0...Source Element Address 1004 is Empty \
+             (slot 5 is empty; no drive reports a cartridge from it)\n",
+        ),
+        contains: None,
+        why: "mtx's phrase first (Bareos matches it), then the slot in the admin's numbers and where \
+              its cartridge is",
+    },
+    Deviation {
         case: "11-mtx-status-error",
         stem: "slots",
         status: 1,

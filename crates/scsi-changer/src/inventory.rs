@@ -26,10 +26,12 @@ pub struct Inventory {
 pub enum HomeSlot {
     /// The drive is empty.
     DriveEmpty,
-    /// The library reports the source slot (SVALID) and it is a slot of this library.
+    /// The library reports the source slot (SVALID), it is a slot of this library, it is
+    /// empty, and no lower drive reports it.
     Reported(SlotNumber),
-    /// The library does not know the source (SVALID = 0, or an address that is no slot): the
-    /// lowest free storage slot that no other drive claims (contract C1).
+    /// The library does not know the source (SVALID = 0, or an address that is no slot), or the
+    /// reported slot cannot take the cartridge back (it is full, or a lower drive reports the
+    /// same slot): the lowest free storage slot that no other drive claims (contract C1).
     Assigned(SlotNumber),
     /// The source is unknown and no storage slot is free.
     Unknown,
@@ -146,26 +148,37 @@ impl Inventory {
             .map_or(ElementAddress(0), |t| t.address)
     }
 
-    /// Home slot of every drive, drive 0 first (see [`HomeSlot`]). A reported source is kept
-    /// as the library says, even if two drives name the same slot (what the library reports is
-    /// passed on, not second-guessed); only unknown sources are assigned, each a different
-    /// free storage slot that no drive claims, lowest first.
+    /// Home slot of every drive, drive 0 first (see [`HomeSlot`]), contract C1: never two
+    /// drives claiming one slot, never a slot that holds a cartridge.
+    ///
+    /// A reported source (SVALID) counts only while that slot is empty and no lower drive
+    /// reports the same slot: an operator's manual move can leave two drives naming one slot,
+    /// or put another cartridge into a loaded drive's home, and unloading into a full slot
+    /// fails with the tape left in the drive. Every other full drive gets the lowest free
+    /// storage slot that no drive claims, in drive order.
     pub fn home_slots(&self) -> Vec<HomeSlot> {
+        let mut claimed: Vec<SlotNumber> = Vec::new();
         let mut homes: Vec<HomeSlot> = self
             .drives
             .iter()
             .map(|d| {
                 if !d.full {
-                    HomeSlot::DriveEmpty
-                } else {
-                    match d.source.and_then(|a| self.slot_number(a)) {
-                        Some(slot) => HomeSlot::Reported(slot),
-                        None => HomeSlot::Unknown,
+                    return HomeSlot::DriveEmpty;
+                }
+                let usable = d
+                    .source
+                    .and_then(|a| self.slot_number(a))
+                    .filter(|&s| self.slot(s).is_some_and(|e| !e.full))
+                    .filter(|s| !claimed.contains(s));
+                match usable {
+                    Some(slot) => {
+                        claimed.push(slot);
+                        HomeSlot::Reported(slot)
                     }
+                    None => HomeSlot::Unknown,
                 }
             })
             .collect();
-        let claimed: Vec<SlotNumber> = homes.iter().filter_map(|h| h.slot()).collect();
         let mut free = self
             .storage
             .iter()
@@ -293,6 +306,45 @@ mod tests {
             inv.home_slots(),
             vec![HomeSlot::Unknown, HomeSlot::DriveEmpty]
         );
+    }
+
+    #[test]
+    fn a_source_claimed_by_two_drives_belongs_to_the_lower_drive() {
+        // Both drives report slot 2 (after an operator's manual move); slot 1 is full.
+        let inv = Inventory::from_elements([
+            el(ElementType::Storage, 1000, true, None),
+            el(ElementType::Storage, 1001, false, None),
+            el(ElementType::Storage, 1002, false, None),
+            el(ElementType::DataTransfer, 500, true, Some(1001)),
+            el(ElementType::DataTransfer, 501, true, Some(1001)),
+        ]);
+        assert_eq!(
+            inv.home_slots(),
+            vec![
+                HomeSlot::Reported(SlotNumber(2)),
+                HomeSlot::Assigned(SlotNumber(3))
+            ]
+        );
+    }
+
+    #[test]
+    fn a_source_slot_filled_since_is_not_the_home() {
+        // Drive 0 came from slot 2, which now holds another cartridge (bconsole `move`).
+        let inv = Inventory::from_elements([
+            el(ElementType::Storage, 1000, false, None),
+            el(ElementType::Storage, 1001, true, None),
+            el(ElementType::DataTransfer, 500, true, Some(1001)),
+        ]);
+        assert_eq!(inv.home_slots(), vec![HomeSlot::Assigned(SlotNumber(1))]);
+    }
+
+    #[test]
+    fn a_full_source_and_no_free_slot_leaves_the_home_unknown() {
+        let inv = Inventory::from_elements([
+            el(ElementType::Storage, 1000, true, None),
+            el(ElementType::DataTransfer, 500, true, Some(1000)),
+        ]);
+        assert_eq!(inv.home_slots(), vec![HomeSlot::Unknown]);
     }
 
     #[test]

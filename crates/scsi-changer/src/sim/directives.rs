@@ -27,6 +27,44 @@ pub(crate) enum Directive {
     Fault(Fault),
     /// `# sim: state …`: runtime state the mtx text cannot hold, rewritten by the simulator.
     State(StateLine),
+    /// `# sim: not-installed TYPE address=A…`: elements that exist in the address space but
+    /// report "not installed" (83h/02h for slots, 83h/04h for drives); mtx, and so the status
+    /// text, leaves them out.
+    NotInstalled(ElementKind, Vec<u16>),
+    /// `# sim: strict-addresses [asc=21|24]`: READ ELEMENT STATUS starting at an address that
+    /// is no element is refused (05h/21h/01h, or 05h/24h/00h as some libraries answer).
+    StrictAddresses(StrictAnswer),
+}
+
+/// An element type as `# sim:` lines name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ElementKind {
+    /// `storage`
+    Storage,
+    /// `ie`
+    ImportExport,
+    /// `drive`
+    Drive,
+}
+
+impl ElementKind {
+    /// SMC-3 element type code.
+    pub fn type_code(self) -> u8 {
+        match self {
+            ElementKind::Storage => 2,
+            ElementKind::ImportExport => 3,
+            ElementKind::Drive => 4,
+        }
+    }
+}
+
+/// How a strict library refuses a starting address in a gap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StrictAnswer {
+    /// 05h/21h/01h INVALID ELEMENT ADDRESS.
+    InvalidElementAddress,
+    /// 05h/24h/00h INVALID FIELD IN CDB.
+    InvalidFieldInCdb,
 }
 
 /// INQUIRY identity fields a `#` line may set; `None` keeps the default.
@@ -129,10 +167,49 @@ pub(crate) fn parse_line(line: &str) -> Result<Directive, String> {
             .and_then(|(name, params)| Fault::from_words(name, params))
             .map(Directive::Fault),
         "state" => state(&args),
+        "not-installed" => not_installed(&args),
+        "strict-addresses" => strict_addresses(&args),
         other => Err(format!(
             "unknown `# sim:` directive `{other}` (expected changer, drives, drive, slot, \
-             addresses, fault or state)"
+             addresses, fault, state, not-installed or strict-addresses)"
         )),
+    }
+}
+
+fn not_installed(args: &[&str]) -> Result<Directive, String> {
+    let (kind, rest) = args
+        .split_first()
+        .ok_or("`not-installed` needs a type (storage, ie or drive) and address=A")?;
+    let kind = match *kind {
+        "storage" => ElementKind::Storage,
+        "ie" => ElementKind::ImportExport,
+        "drive" => ElementKind::Drive,
+        other => {
+            return Err(format!(
+                "unknown element type `{other}` (storage, ie or drive)"
+            ));
+        }
+    };
+    let mut addresses = Vec::new();
+    for arg in rest {
+        match key_value(arg) {
+            Some(("address", value)) => addresses.push(number(value, "address")?),
+            _ => return Err(format!("unexpected `{arg}` (expected address=A)")),
+        }
+    }
+    if addresses.is_empty() {
+        return Err("`not-installed` needs at least one address=A".into());
+    }
+    Ok(Directive::NotInstalled(kind, addresses))
+}
+
+fn strict_addresses(args: &[&str]) -> Result<Directive, String> {
+    match args {
+        [] | ["asc=21"] => Ok(Directive::StrictAddresses(
+            StrictAnswer::InvalidElementAddress,
+        )),
+        ["asc=24"] => Ok(Directive::StrictAddresses(StrictAnswer::InvalidFieldInCdb)),
+        _ => Err("`strict-addresses` takes nothing, asc=21 or asc=24".into()),
     }
 }
 
@@ -365,6 +442,14 @@ mod tests {
             ("# just a note", Directive::Comment),
             ("#sims are fun", Directive::Comment),
             ("# sim: slot 3 address=2000", Directive::Slot(3, 2000)),
+            (
+                "# sim: not-installed storage address=1002 address=1005",
+                Directive::NotInstalled(ElementKind::Storage, vec![1002, 1005]),
+            ),
+            (
+                "# sim: strict-addresses asc=24",
+                Directive::StrictAddresses(StrictAnswer::InvalidFieldInCdb),
+            ),
             (
                 "#sim: addresses storage=10 ie=5",
                 Directive::Addresses(Bases {

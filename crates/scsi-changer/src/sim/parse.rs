@@ -346,6 +346,18 @@ fn finish(mut c: Collected) -> Result<SimState, ParseError> {
         }
     }
     let layout = layout_for(&config, drives.len(), &c.slot_is_ie)?;
+    if let Some((_, a)) = config
+        .not_installed
+        .iter()
+        .find(|(_, a)| layout.locate(*a).is_some())
+    {
+        return Err(at(
+            0,
+            format!(
+                "not-installed address {a} is already an element's address (move it with `# sim: slot N address=`)"
+            ),
+        ));
+    }
     let mut state = SimState {
         device: header.device,
         runtime: vec![DriveRuntime::default(); drives.len()],
@@ -425,6 +437,13 @@ fn apply(
             config.bases.merge(&bases);
             config.bases_line = Some(line);
         }
+        Directive::NotInstalled(kind, addresses) => {
+            for a in addresses {
+                config.not_installed.push((kind.type_code(), a));
+            }
+            config.not_installed.sort_by_key(|e| e.1);
+        }
+        Directive::StrictAddresses(answer) => config.strict_addresses = Some(answer),
         Directive::Comment | Directive::Fault(_) | Directive::State(_) => {}
     }
     Ok(())

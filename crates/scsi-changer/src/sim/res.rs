@@ -65,25 +65,23 @@ pub(crate) fn encode(
 ) -> Vec<u8> {
     let pvoltag = req.voltag && state.has_barcodes();
     let avoltag = req.voltag && state.has_alternate_tags();
-    let selected: Vec<(u16, Loc)> = state
-        .layout
-        .starting_at(req.start)
-        .iter()
-        .filter(|(_, loc)| req.element_type == 0 || type_code(state, *loc) == req.element_type)
+    let selected: Vec<(u16, Slot)> = elements_from(state, req.start)
+        .filter(|(_, e)| req.element_type == 0 || e.type_code(state) == req.element_type)
         .take(usize::from(req.count))
-        .copied()
         .collect();
 
     let mut pages = Vec::new();
-    for run in selected.chunk_by(|a, b| type_code(state, a.1) == type_code(state, b.1)) {
+    for run in selected.chunk_by(|a, b| a.1.type_code(state) == b.1.type_code(state)) {
         let Some(&(_, first)) = run.first() else {
             continue;
         };
-        let code = type_code(state, first);
+        let code = first.type_code(state);
         let ids: Vec<Option<Vec<u8>>> = run
             .iter()
-            .map(|(_, loc)| match loc {
-                Loc::Drive(d) if req.dvcid => Some(t10_identifier(&drive_identity(*d))),
+            .map(|(_, e)| match e {
+                Slot::Installed(Loc::Drive(d)) if req.dvcid => {
+                    Some(t10_identifier(&drive_identity(*d)))
+                }
                 _ => None,
             })
             .collect();
@@ -96,17 +94,20 @@ pub(crate) fn encode(
         pages.extend_from_slice(&u16_bytes(descriptor_len));
         pages.push(0);
         pages.extend_from_slice(&u24_bytes(page_bytes));
-        for ((address, loc), id) in run.iter().zip(&ids) {
+        for ((address, element), id) in run.iter().zip(&ids) {
             let start = pages.len();
-            descriptor(
-                &mut pages,
-                state,
-                *address,
-                *loc,
-                pvoltag,
-                avoltag,
-                id.as_deref(),
-            );
+            match element {
+                Slot::Installed(loc) => descriptor(
+                    &mut pages,
+                    state,
+                    *address,
+                    *loc,
+                    pvoltag,
+                    avoltag,
+                    id.as_deref(),
+                ),
+                Slot::NotInstalled(code) => not_installed_descriptor(&mut pages, *address, *code),
+            }
             // Pad to the page's descriptor length (identifiers may differ in length).
             pages.resize(start + descriptor_len, 0);
         }
@@ -119,6 +120,61 @@ pub(crate) fn encode(
     out.extend_from_slice(&u24_bytes(pages.len()));
     out.extend_from_slice(&pages);
     out
+}
+
+/// An element position in address order: a real element, or one that reports "not installed".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Slot {
+    /// An element of the status text.
+    Installed(Loc),
+    /// A `# sim: not-installed` element of this type code.
+    NotInstalled(u8),
+}
+
+impl Slot {
+    fn type_code(self, state: &SimState) -> u8 {
+        match self {
+            Slot::Installed(loc) => type_code(state, loc),
+            Slot::NotInstalled(code) => code,
+        }
+    }
+}
+
+/// Every element, installed or not, with an address ≥ `start`, by increasing address.
+pub(crate) fn elements_from(
+    state: &SimState,
+    start: u16,
+) -> impl Iterator<Item = (u16, Slot)> + '_ {
+    let mut installed = state.layout.starting_at(start).iter().peekable();
+    let mut missing = state
+        .config
+        .not_installed
+        .iter()
+        .filter(move |(_, a)| *a >= start)
+        .peekable();
+    std::iter::from_fn(move || match (installed.peek(), missing.peek()) {
+        (Some(&&(a, loc)), Some(&&(_, b))) if a < b => {
+            installed.next();
+            Some((a, Slot::Installed(loc)))
+        }
+        (_, Some(&&(code, b))) => {
+            missing.next();
+            Some((b, Slot::NotInstalled(code)))
+        }
+        (Some(&&(a, loc)), None) => {
+            installed.next();
+            Some((a, Slot::Installed(loc)))
+        }
+        (None, None) => None,
+    })
+}
+
+/// A descriptor of a not-installed element: empty, ASC/ASCQ 83h/02h (83h/04h for a drive),
+/// no tags or identifier.
+fn not_installed_descriptor(out: &mut Vec<u8>, address: u16, code: u8) {
+    let ascq = if code == DT { 0x04 } else { 0x02 };
+    out.extend_from_slice(&address.to_be_bytes());
+    out.extend_from_slice(&[0, 0, 0x83, ascq, 0, 0, 0, 0, 0, 0]);
 }
 
 /// One element descriptor (without padding).

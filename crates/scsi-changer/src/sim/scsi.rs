@@ -10,6 +10,7 @@ use crate::cdb::opcode;
 use crate::sense::{Sense, SenseKey, asc};
 use crate::transport::host;
 
+use super::directives::StrictAnswer;
 use super::faults::Fault;
 use super::moves::{self, MoveError};
 use super::res::{self, padded, t10_identifier};
@@ -307,13 +308,22 @@ fn mode_page(state: &SimState, code: u8) -> Vec<u8> {
     match code {
         0x1d => {
             let l = &state.layout;
-            let (storage, ie): (Vec<u16>, Vec<u16>) = {
+            // Not-installed elements count: they are in the address space.
+            let (storage, ie, drives): (Vec<u16>, Vec<u16>, Vec<u16>) = {
                 let mut s = Vec::new();
                 let mut i = Vec::new();
+                let mut d = l.drives.clone();
                 for (a, is_ie) in l.slots.iter().zip(&state.slot_is_ie) {
                     if *is_ie { i.push(*a) } else { s.push(*a) }
                 }
-                (s, i)
+                for &(code, a) in &state.config.not_installed {
+                    match code {
+                        2 => s.push(a),
+                        3 => i.push(a),
+                        _ => d.push(a),
+                    }
+                }
+                (s, i, d)
             };
             let range = |v: &[u16]| {
                 let first = v.iter().min().copied().unwrap_or(0);
@@ -324,7 +334,7 @@ fn mode_page(state: &SimState, code: u8) -> Vec<u8> {
             p.extend_from_slice(&range(&[l.transport]));
             p.extend_from_slice(&range(&storage));
             p.extend_from_slice(&range(&ie));
-            p.extend_from_slice(&range(&l.drives));
+            p.extend_from_slice(&range(&drives));
             p.extend_from_slice(&[0, 0]);
             p
         }
@@ -350,6 +360,17 @@ fn read_element_status(state: &mut SimState, cdb: &[u8], buf: &mut [u8]) -> Repl
         || (req.dvcid && state.has_fault(|f| *f == Fault::NoDvcid))
     {
         return Reply::illegal(asc::INVALID_FIELD_IN_CDB);
+    }
+    if let Some(answer) = state.config.strict_addresses {
+        let is_element = res::elements_from(state, req.start)
+            .next()
+            .is_some_and(|(a, _)| a == req.start);
+        if !is_element {
+            return Reply::illegal(match answer {
+                StrictAnswer::InvalidElementAddress => asc::INVALID_ELEMENT_ADDRESS,
+                StrictAnswer::InvalidFieldInCdb => asc::INVALID_FIELD_IN_CDB,
+            });
+        }
     }
     let ids = |d: usize| state.drive_identity(d);
     let mut data = res::encode(state, &req, &ids);

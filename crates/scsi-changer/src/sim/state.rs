@@ -11,6 +11,7 @@ use crate::address::ElementAddress;
 use crate::element::VolumeTag;
 use crate::error::Error;
 
+use super::directives::StrictAnswer;
 use super::directives::{Bases, DriveSettings, Identity};
 use super::faults::{Fault, FaultLine};
 use super::layout::{Layout, LayoutInput, Loc};
@@ -81,6 +82,10 @@ pub(super) struct Config {
     pub bases_line: Option<usize>,
     pub drive_addresses: Vec<(usize, u16, usize)>,
     pub slot_addresses: Vec<(usize, u16, usize)>,
+    /// Not-installed elements: (type code, address), sorted by address.
+    pub not_installed: Vec<(u8, u16)>,
+    /// How READ ELEMENT STATUS at an address that is no element is refused, if it is.
+    pub strict_addresses: Option<StrictAnswer>,
 }
 
 /// INQUIRY identity of one logical unit, defaults applied.
