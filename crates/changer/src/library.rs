@@ -15,6 +15,42 @@ use scsi_changer::{DriveIndex, Error};
 /// A transport the program can hold for any backend.
 pub type DynTransport = Box<dyn Transport + Send>;
 
+/// How a drive's readiness is asked after a load.
+pub enum DriveProbe {
+    /// TEST UNIT READY through the drive's own transport: simulated drives, and tape devices
+    /// st cannot open for us (another process holds them).
+    Scsi(TapeDrive<DynTransport>),
+    /// Through the st driver, as `mt status` asks: st's own TEST UNIT READY then sees the
+    /// unit attention of the new tape and resets its file position. Polling the sg node
+    /// instead would consume that attention, and st would go on with the previous tape's
+    /// position (docs/hardware-quirks.md).
+    St(PathBuf),
+}
+
+impl DriveProbe {
+    /// `Ok(None)` when the drive is ready, else what it says now.
+    pub fn not_ready(&mut self) -> Result<Option<String>, Error> {
+        match self {
+            DriveProbe::Scsi(tape) => match tape.test_unit_ready()? {
+                scsi_changer::drive::Readiness::Ready => Ok(None),
+                other => Ok(Some(other.to_string())),
+            },
+            DriveProbe::St(path) => {
+                let status =
+                    scsi_changer::sg_io::tape_status(path).map_err(|source| Error::Open {
+                        path: path.clone(),
+                        source,
+                    })?;
+                Ok(match (status.online, status.no_tape) {
+                    (true, _) => None,
+                    (false, true) => Some("no tape (st: door open)".into()),
+                    (false, false) => Some("not ready (st: not online)".into()),
+                })
+            }
+        }
+    }
+}
+
 /// What is behind a changer name.
 #[derive(Debug, Clone)]
 pub enum Backend {
@@ -139,6 +175,29 @@ impl Library {
                     })?;
                 let sg = SgDevice::open(&sg)?;
                 Ok(TapeDrive::new(Box::new(sg) as DynTransport))
+            }
+        }
+    }
+
+    /// How to poll the readiness of the drive behind `archive_device` after a load. Opened
+    /// before the move, so a drive that cannot be reached is refused while the cartridge is
+    /// still in its slot.
+    pub fn readiness_probe(&self, archive_device: &Path) -> Result<DriveProbe, Error> {
+        let tape = self.open_drive(archive_device)?;
+        if let Backend::Sim(_) = self.backend {
+            return Ok(DriveProbe::Scsi(tape));
+        }
+        match scsi_changer::sg_io::tape_status(archive_device) {
+            Ok(_) => Ok(DriveProbe::St(archive_device.to_owned())),
+            Err(e) => {
+                // EBUSY: someone (a storage daemon) holds the st device; readiness is still
+                // known through sg, at the cost of st not seeing the new-tape attention.
+                tracing::warn!(
+                    archive_device = %archive_device.display(),
+                    error = %e,
+                    "cannot open the tape device through st; polling readiness on its sg node"
+                );
+                Ok(DriveProbe::Scsi(tape))
             }
         }
     }

@@ -491,23 +491,23 @@ impl Session {
         let barcode = source.barcode().unwrap_or("").to_owned();
         // The drive is opened before the move: a drive that cannot be reached is refused
         // while the cartridge is still in its slot.
-        let tape = self.lib.open_drive(archive_device)?;
+        let probe = self.lib.readiness_probe(archive_device)?;
         self.guarded_move(
             &snap,
             (place.element_type, place.address),
             (ElementType::DataTransfer, target.address),
         )?;
         tracing::info!(slot = slot.0, drive = drive.0, barcode, "loaded");
-        self.wait_until_ready(drive, archive_device, tape)
+        self.wait_until_ready(drive, archive_device, probe)
     }
 
-    /// Polls the drive's TEST UNIT READY until it is ready, bounded by `max_wait_drive` and the
-    /// deadline (no fixed sleeps beyond `load_sleep` when configured).
+    /// Polls the drive until it is ready, bounded by `max_wait_drive` and the deadline (no
+    /// fixed sleeps beyond `load_sleep` when configured).
     fn wait_until_ready(
         &mut self,
         drive: DriveIndex,
         archive_device: &Path,
-        mut tape: scsi_changer::drive::TapeDrive<crate::library::DynTransport>,
+        mut probe: crate::library::DriveProbe,
     ) -> Result<(), OpError> {
         if !self.settings.load_sleep.is_zero() {
             self.sleep(self.settings.load_sleep)?;
@@ -516,11 +516,10 @@ impl Session {
         let limit = (started + self.settings.max_wait_drive).min(self.deadline);
         let mut pause = Duration::from_millis(50);
         loop {
-            let state = tape.test_unit_ready()?;
-            if state == scsi_changer::drive::Readiness::Ready {
+            let Some(state) = probe.not_ready()? else {
                 tracing::info!(drive = drive.0, waited = ?started.elapsed(), "drive ready");
                 return Ok(());
-            }
+            };
             if self.stop.requested() {
                 return Err(OpError::Stopped {
                     done: format!(
@@ -534,7 +533,7 @@ impl Session {
                     drive: drive.0,
                     device: archive_device.display().to_string(),
                     waited: started.elapsed(),
-                    state: state.to_string(),
+                    state,
                 });
             }
             std::thread::sleep(pause);

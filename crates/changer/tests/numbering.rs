@@ -68,14 +68,21 @@ fn tag_of_drive(i: usize) -> String {
 
 impl Spec {
     fn text(&self) -> String {
-        let (d, s, i) = (self.drives.len(), self.storage.len(), self.import_export.len());
+        let (d, s, i) = (
+            self.drives.len(),
+            self.storage.len(),
+            self.import_export.len(),
+        );
         let mut hash = String::new();
         let mut gaps = self.gaps.iter().zip(&self.phantoms);
         // Each type from its own base; a not-installed element sits in a gap when there is one.
         let mut place = |base: u16, count: usize, kind: &str, what: &str, hash: &mut String| {
             let mut a = base;
             for k in 0..count {
-                hash.push_str(&format!("# sim: {what} {} address={a}\n", k + usize::from(what == "slot") + self.offset(what, kind)));
+                hash.push_str(&format!(
+                    "# sim: {what} {} address={a}\n",
+                    k + usize::from(what == "slot") + self.offset(what, kind)
+                ));
                 let (gap, phantom) = gaps.next().unwrap();
                 if *gap >= 2 && *phantom {
                     hash.push_str(&format!("# sim: not-installed {kind} address={}\n", a + 1));
@@ -148,8 +155,10 @@ fn parse_listall(out: &str) -> Listall {
                 l.drives.insert(i.parse().unwrap(), None);
             }
             ["D", i, "F", s, tag] => {
-                l.drives
-                    .insert(i.parse().unwrap(), Some((s.parse().unwrap_or(0), tag.to_string())));
+                l.drives.insert(
+                    i.parse().unwrap(),
+                    Some((s.parse().unwrap_or(0), tag.to_string())),
+                );
             }
             ["S" | "I", n, "E"] => {
                 l.slots.insert(n.parse().unwrap(), None);
@@ -177,7 +186,12 @@ fn check(spec: &Spec) -> Result<(), TestCaseError> {
 
     // listall numbers the installed slots 1..S+I in address order, as the text lists them.
     let want: Vec<u16> = (1..=(s + i) as u16).collect();
-    prop_assert_eq!(view.slots.keys().copied().collect::<Vec<_>>(), want, "{}", context());
+    prop_assert_eq!(
+        view.slots.keys().copied().collect::<Vec<_>>(),
+        want,
+        "{}",
+        context()
+    );
     for (n, full) in spec.storage.iter().chain(&spec.import_export).enumerate() {
         let n = n + 1;
         prop_assert_eq!(
@@ -188,12 +202,7 @@ fn check(spec: &Spec) -> Result<(), TestCaseError> {
             context()
         );
     }
-    prop_assert_eq!(
-        view.drives.len(),
-        spec.drives.len(),
-        "{}",
-        context()
-    );
+    prop_assert_eq!(view.drives.len(), spec.drives.len(), "{}", context());
 
     // slots counts what listall numbers.
     let o = lib.run(&["slots"]);
@@ -211,17 +220,40 @@ fn check(spec: &Spec) -> Result<(), TestCaseError> {
                 // No free storage slot for a cartridge of unknown origin: C1 refuses.
                 prop_assert_eq!(status(&o), 1, "drive {}: {}", k, context());
                 prop_assert!(
-                    spec.storage.iter().enumerate().all(|(n, _)| view.slots[&(n as u16 + 1)].is_some()
-                        || homes.contains(&(n as u16 + 1))
-                        || view.drives.values().flatten().any(|(h, _)| *h == n as u16 + 1)),
+                    spec.storage
+                        .iter()
+                        .enumerate()
+                        .all(|(n, _)| view.slots[&(n as u16 + 1)].is_some()
+                            || homes.contains(&(n as u16 + 1))
+                            || view
+                                .drives
+                                .values()
+                                .flatten()
+                                .any(|(h, _)| *h == n as u16 + 1)),
                     "a free storage slot was not offered: {}",
                     context()
                 );
             }
             Some((home, tag)) => {
-                prop_assert_eq!(stdout(&o), format!("{home}\n"), "drive {}: {}", k, context());
-                prop_assert!(view.slots[home].is_none(), "home {} is full: {}", home, context());
-                prop_assert!(!homes.contains(home), "slot {} claimed twice: {}", home, context());
+                prop_assert_eq!(
+                    stdout(&o),
+                    format!("{home}\n"),
+                    "drive {}: {}",
+                    k,
+                    context()
+                );
+                prop_assert!(
+                    view.slots[home].is_none(),
+                    "home {} is full: {}",
+                    home,
+                    context()
+                );
+                prop_assert!(
+                    !homes.contains(home),
+                    "slot {} claimed twice: {}",
+                    home,
+                    context()
+                );
                 prop_assert!(
                     list.lines().any(|l| l == format!("{home}:{tag}")),
                     "list lacks {}:{}\n{}\n{}",
@@ -237,12 +269,28 @@ fn check(spec: &Spec) -> Result<(), TestCaseError> {
 
     // A load goes to the drive listall calls k, from the slot listall calls f; the unload
     // puts it back where listall said.
-    let full = view.slots.iter().find(|(_, t)| t.is_some()).map(|(n, t)| (*n, t.clone().unwrap()));
-    let empty_drive = view.drives.iter().find(|(_, d)| d.is_none()).map(|(k, _)| *k);
+    let full = view
+        .slots
+        .iter()
+        .find(|(_, t)| t.is_some())
+        .map(|(n, t)| (*n, t.clone().unwrap()));
+    let empty_drive = view
+        .drives
+        .iter()
+        .find(|(_, d)| d.is_none())
+        .map(|(k, _)| *k);
     if let (Some((f, tag)), Some(k)) = (full, empty_drive) {
         let dev = format!("/dev/nst{k}");
         let o = lib.run(&["load", &f.to_string(), &dev, &k.to_string()]);
-        prop_assert_eq!(status(&o), 0, "load {} {}: {}{}", f, k, stdout(&o), context());
+        prop_assert_eq!(
+            status(&o),
+            0,
+            "load {} {}: {}{}",
+            f,
+            k,
+            stdout(&o),
+            context()
+        );
         let after = listall(&lib);
         let (home, in_drive) = after.drives[&k].clone().expect("drive loaded");
         prop_assert_eq!(&in_drive, &tag, "{}", context());
@@ -255,10 +303,13 @@ fn check(spec: &Spec) -> Result<(), TestCaseError> {
         if !lower_claims_f {
             prop_assert_eq!(home, f, "{}", context());
         }
-        prop_assert_eq!(
-            stdout(&lib.run(&["loaded", "0", &dev, &k.to_string()])),
-            format!("{home}\n")
-        );
+        let o = lib.run(&["loaded", "0", &dev, &k.to_string()]);
+        if home == 0 {
+            // Every storage slot is full or claimed: C1's unknown home.
+            prop_assert_eq!(status(&o), 1, "{}", context());
+        } else {
+            prop_assert_eq!(stdout(&o), format!("{home}\n"), "{}", context());
+        }
         let o = lib.run(&["unload", &f.to_string(), &dev, &k.to_string()]);
         prop_assert_eq!(status(&o), 0, "unload: {}{}", stdout(&o), context());
         prop_assert_eq!(listall(&lib).slots[&f].clone(), Some(tag));
@@ -266,7 +317,11 @@ fn check(spec: &Spec) -> Result<(), TestCaseError> {
 
     // transfer moves between the slots listall names.
     let view = listall(&lib);
-    let from = view.slots.iter().find(|(_, t)| t.is_some()).map(|(n, t)| (*n, t.clone().unwrap()));
+    let from = view
+        .slots
+        .iter()
+        .find(|(_, t)| t.is_some())
+        .map(|(n, t)| (*n, t.clone().unwrap()));
     let to = view
         .slots
         .iter()
@@ -275,7 +330,15 @@ fn check(spec: &Spec) -> Result<(), TestCaseError> {
         .map(|(n, _)| *n);
     if let (Some((from, tag)), Some(to)) = (from, to) {
         let o = lib.run(&["transfer", &from.to_string(), &to.to_string()]);
-        prop_assert_eq!(status(&o), 0, "transfer {} {}: {}{}", from, to, stderr(&o), context());
+        prop_assert_eq!(
+            status(&o),
+            0,
+            "transfer {} {}: {}{}",
+            from,
+            to,
+            stderr(&o),
+            context()
+        );
         let after = listall(&lib);
         prop_assert_eq!(after.slots[&to].clone(), Some(tag));
         prop_assert_eq!(after.slots[&from].clone(), None);
@@ -284,7 +347,7 @@ fn check(spec: &Spec) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
     #[test]
     fn every_command_numbers_slots_and_drives_as_listall_does(spec in spec()) {
@@ -316,7 +379,8 @@ Data Transfer Element 0:Full (Storage Element 3 Loaded):VolumeTag = TAPE03
     let o = lib.run(&["unload", "3", "/dev/nst0", "0"]);
     assert_eq!(status(&o), 0, "{}", stdout(&o));
     assert!(
-        lib.text().contains("Storage Element 3:Full :VolumeTag=TAPE03"),
+        lib.text()
+            .contains("Storage Element 3:Full :VolumeTag=TAPE03"),
         "{}",
         lib.text()
     );
@@ -342,11 +406,17 @@ Data Transfer Element 1:Full (Storage Element 2 Loaded):VolumeTag = TAPE02
 ",
         "",
     );
-    assert_eq!(stdout(&lib.run(&["listall"])), "D:0:E\nD:1:F:2:TAPE02\nS:1:F:TAPE01\nS:2:E\nS:3:E\n");
+    assert_eq!(
+        stdout(&lib.run(&["listall"])),
+        "D:0:E\nD:1:F:2:TAPE02\nS:1:F:TAPE01\nS:2:E\nS:3:E\n"
+    );
     assert_eq!(stdout(&lib.run(&["loaded", "0", "/dev/nst1", "1"])), "2\n");
     let o = lib.run(&["load", "1", "/dev/nst0", "0"]);
     assert_eq!(status(&o), 0, "{}", stdout(&o));
-    assert!(lib.text().contains("Data Transfer Element 0:Full (Storage Element 1 Loaded)"));
+    assert!(
+        lib.text()
+            .contains("Data Transfer Element 0:Full (Storage Element 1 Loaded)")
+    );
 }
 
 /// Item 3 of the hardening issue: two drives report one source slot, and a source slot that
@@ -381,5 +451,41 @@ Data Transfer Element 2:Full (Storage Element 1 Loaded):VolumeTag = TAPEC
     // Bareos unloads drive 2 into the slot `loaded` gave it.
     let o = lib.run(&["unload", "5", "/dev/nst2", "2"]);
     assert_eq!(status(&o), 0, "{}", stdout(&o));
-    assert!(lib.text().contains("Storage Element 5:Full :VolumeTag=TAPEC"));
+    assert!(
+        lib.text()
+            .contains("Storage Element 5:Full :VolumeTag=TAPEC")
+    );
+}
+
+/// Item 7 of the hardening issue: a library that refuses READ ELEMENT STATUS at an address in
+/// a gap (05h/21h/01h, or 05h/24h/00h) still loads and transfers: no command places a slot by
+/// page-1Dh arithmetic and asks the library to confirm it.
+#[test]
+fn a_library_that_refuses_addresses_in_gaps_still_loads_and_transfers() {
+    for answer in ["", " asc=21", " asc=24"] {
+        let lib = Lib::new(
+            &format!(
+                "# sim: slot 3 address=1005
+# sim: slot 4 address=1006
+# sim: strict-addresses{answer}
+  Storage Changer /dev/sg3:1 Drives, 4 Slots ( 0 Import/Export )
+Data Transfer Element 0:Empty
+      Storage Element 1:Full :VolumeTag=TAPE01
+      Storage Element 2:Empty
+      Storage Element 3:Full :VolumeTag=TAPE03
+      Storage Element 4:Full :VolumeTag=TAPE04
+"
+            ),
+            "",
+        );
+        let o = lib.run(&["load", "3", "/dev/nst0", "0"]);
+        assert_eq!(status(&o), 0, "{answer}: {}", stdout(&o));
+        assert!(stdout(&lib.run(&["listall"])).starts_with("D:0:F:3:TAPE03\n"));
+        let o = lib.run(&["transfer", "4", "2"]);
+        assert_eq!(status(&o), 0, "{answer}: {}", stderr(&o));
+        assert!(
+            lib.text()
+                .contains("Storage Element 2:Full :VolumeTag=TAPE04")
+        );
+    }
 }

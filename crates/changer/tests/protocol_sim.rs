@@ -503,3 +503,67 @@ fn the_inventory_setting_rescans_before_list_and_listall_only() {
     assert_eq!(status(&lib.run(&["listall"])), 0);
     assert_eq!(rescans(&lib), 2);
 }
+
+#[test]
+fn an_invalid_drive_index_names_the_bareos_setting_and_the_right_index() {
+    let lib = Lib::new(TWO_DRIVES, "");
+    // /dev/nst1 is drive 1; Bareos asked for drive 7.
+    let o = lib.run(&["load", "1", "/dev/nst1", "7"]);
+    assert_eq!(status(&o), 1);
+    assert!(
+        stdout(&o).contains("invalid drive index 7")
+            && stdout(&o).contains("/dev/nst1 is drive 1: set Drive Index = 1"),
+        "{}",
+        stdout(&o)
+    );
+    // An archive device no drive of this library has: both settings are named.
+    let o = lib.run(&["loaded", "0", "/dev/nst9", "9"]);
+    assert!(
+        stderr(&o).contains("fix Drive Index (or Archive Device, now /dev/nst9)"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn an_unreadable_serial_number_refuses_rather_than_locking_by_device_name() {
+    // Every attempt at INQUIRY VPD 80h fails at the transport: the lock could not be keyed as
+    // other processes key it, so nothing moves and the answer says why.
+    let lib = Lib::new(&with_faults("# sim: fault transport-error count=40\n"), "");
+    let before = lib.status_lines();
+    let o = lib.run(&["load", "3", "/dev/nst1", "1"]);
+    assert_eq!(status(&o), 1, "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("cannot read the serial number") && stdout(&o).contains("lock"),
+        "{}",
+        stdout(&o)
+    );
+    assert_eq!(lib.status_lines(), before, "nothing moved");
+    // A transient failure is retried: two failed attempts, then the answer.
+    let lib = Lib::new(&with_faults("# sim: fault transport-error count=4\n"), "");
+    let o = lib.run(&["slots"]);
+    assert_eq!(
+        (status(&o), stdout(&o).as_str()),
+        (0, "8\n"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn a_rescan_is_not_started_without_time_to_finish_it() {
+    // The budget decides whether INITIALIZE ELEMENT STATUS starts; once started it keeps its
+    // own (long) SCSI timeout. 30 s of Maximum Changer Wait is less than a scan may take.
+    let lib = Lib::new(
+        TWO_DRIVES,
+        "max_changer_wait = 30\n[defaults]\ninventory = true\n",
+    );
+    let o = lib.run(&["listall"]);
+    assert_eq!((status(&o), stdout(&o).as_str()), (1, ""));
+    assert!(
+        stderr(&o).contains("not enough to start INITIALIZE ELEMENT STATUS"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!lib.log().contains("op=\"INITIALIZE ELEMENT STATUS\""));
+}

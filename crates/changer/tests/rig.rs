@@ -302,3 +302,60 @@ fn discover_and_doctor_see_the_library() {
         r.drives.len()
     );
 }
+
+/// st's file number for a tape device, from `mt status` ("File number=2, block number=0").
+fn file_number(nst: &str) -> String {
+    let mt = Command::new("mt")
+        .args(["-f", nst, "status"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&mt.stdout).into_owned();
+    text.split("File number=")
+        .nth(1)
+        .and_then(|rest| rest.split(',').next())
+        .unwrap_or_else(|| panic!("no file number in mt status: {text}"))
+        .to_owned()
+}
+
+#[test]
+fn st_sees_the_new_tape_after_a_load() {
+    // The unit attention that says a new tape is in belongs to st: if the readiness poll
+    // consumed it, st would keep the previous tape's file number for the new one.
+    let Some(r) = rig() else { return };
+    let all = r.listall();
+    let full: Vec<String> = all
+        .lines()
+        .filter(|l| l.starts_with("S:") && l.contains(":F:") && !l.contains("CLN"))
+        .filter_map(|l| l.split(':').nth(1).map(str::to_owned))
+        .take(2)
+        .collect();
+    let [first, second] = &full[..] else {
+        panic!("two full slots needed: {all}")
+    };
+    let nst = &r.drives[0];
+    let o = r.run(&["load", first, nst, "0"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    for _ in 0..2 {
+        let dd = Command::new("dd")
+            .args(["if=/dev/zero", &format!("of={nst}"), "bs=64k", "count=1"])
+            .output()
+            .unwrap();
+        assert!(
+            dd.status.success(),
+            "dd: {}",
+            String::from_utf8_lossy(&dd.stderr)
+        );
+    }
+    assert_eq!(file_number(nst), "2", "two files written");
+    let o = r.run(&["unload", first, nst, "0"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = r.run(&["load", second, nst, "0"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(
+        file_number(nst),
+        "0",
+        "st must start the new tape at file 0"
+    );
+    let o = r.run(&["unload", second, nst, "0"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+}

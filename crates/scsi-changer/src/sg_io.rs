@@ -199,3 +199,64 @@ impl Transport for SgDevice {
         &self.name
     }
 }
+
+/// `MTIOCGET` (linux/mtio.h): `_IOR('m', 2, struct mtget)`.
+const MTIOCGET: libc::c_ulong = 0x8030_6d02;
+/// `GMT_ONLINE`: a tape is loaded and the drive is ready.
+const GMT_ONLINE: libc::c_long = 0x0100_0000;
+/// `GMT_DR_OPEN`: no tape in the drive.
+const GMT_DR_OPEN: libc::c_long = 0x0004_0000;
+
+/// Mirror of `struct mtget` (linux/mtio.h).
+#[repr(C)]
+#[derive(Default)]
+struct MtGet {
+    mt_type: libc::c_long,
+    mt_resid: libc::c_long,
+    mt_dsreg: libc::c_long,
+    mt_gstat: libc::c_long,
+    mt_erreg: libc::c_long,
+    mt_fileno: libc::c_int, // __kernel_daddr_t
+    mt_blkno: libc::c_int,
+}
+
+#[cfg(all(target_os = "linux", target_pointer_width = "64"))]
+const _: () = assert!(std::mem::size_of::<MtGet>() == 48); // the size MTIOCGET encodes
+
+/// What the st driver says about a tape device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TapeStatus {
+    /// A tape is loaded and ready (`GMT_ONLINE`).
+    pub online: bool,
+    /// No tape in the drive (`GMT_DR_OPEN`).
+    pub no_tape: bool,
+    /// st's file number (−1 when unknown).
+    pub file_number: i32,
+    /// st's block number within the file (−1 when unknown).
+    pub block_number: i32,
+}
+
+/// Opens a tape device of the `st` driver without blocking and asks it for its status, as
+/// `mt status` does. st's open sends TEST UNIT READY itself, so a unit attention that says a
+/// new tape is in (28h/00h) reaches st, which then forgets the previous tape's position; a
+/// TEST UNIT READY on the drive's sg node would consume that attention instead.
+pub fn tape_status(path: &Path) -> io::Result<TapeStatus> {
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)?;
+    let mut status = MtGet::default();
+    // SAFETY: MTIOCGET writes one `struct mtget` through the pointer, which `MtGet` mirrors
+    // (its size is asserted above and encoded in the request number); the pointer refers to a
+    // live, aligned local that outlives the call.
+    let rc = unsafe { libc::ioctl(file.as_raw_fd(), MTIOCGET as _, &mut status as *mut MtGet) };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(TapeStatus {
+        online: status.mt_gstat & GMT_ONLINE != 0,
+        no_tape: status.mt_gstat & GMT_DR_OPEN != 0,
+        file_number: status.mt_fileno,
+        block_number: status.mt_blkno,
+    })
+}
