@@ -297,9 +297,7 @@ fn check(spec: &Spec) -> Result<(), TestCaseError> {
         prop_assert_eq!(after.slots[&f].clone(), None);
         // The slot it came from is its home, unless a lower drive reports the same source
         // (the lowest claimant keeps a slot, C1).
-        let lower_claims_f = spec.drives[..usize::from(k)]
-            .iter()
-            .any(|d| *d == Some(Some(f)));
+        let lower_claims_f = spec.drives[..usize::from(k)].contains(&Some(Some(f)));
         if !lower_claims_f {
             prop_assert_eq!(home, f, "{}", context());
         }
