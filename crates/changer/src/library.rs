@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use scsi_changer::changer::Changer;
 use scsi_changer::discovery::{self, Roots};
 use scsi_changer::drive::TapeDrive;
+use scsi_changer::quirks::Quirks;
 use scsi_changer::sg_io::SgDevice;
 use scsi_changer::sim::SimLibrary;
 use scsi_changer::transport::Transport;
@@ -99,7 +100,12 @@ impl Library {
             source,
         })?;
         let device = SgDevice::open(&sg)?;
-        let changer = Changer::new(Box::new(device) as DynTransport);
+        let mut changer = Changer::new(Box::new(device) as DynTransport);
+        // The kernel's copy of the INQUIRY identity picks the vendor quirks without a command.
+        if let Some(dir) = discovery::device_dir(roots, &sg) {
+            let attr = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap_or_default();
+            changer.set_quirks(Quirks::for_device(&attr("vendor"), &attr("model")));
+        }
         Ok(Library {
             name: name.to_owned(),
             backend: Backend::Sg {

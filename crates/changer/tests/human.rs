@@ -119,3 +119,74 @@ fn a_closed_pipe_ends_quietly() {
     );
     assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
 }
+
+#[test]
+fn doctor_warns_when_maximum_changer_wait_and_max_changer_wait_differ() {
+    let lib = Lib::new(TWO_DRIVES, "max_changer_wait = 600\n");
+    let sd = lib.dir.path().join("bareos-sd.d");
+    std::fs::create_dir_all(sd.join("device")).unwrap();
+    std::fs::create_dir_all(sd.join("autochanger")).unwrap();
+    std::fs::write(
+        sd.join("autochanger/lib.conf"),
+        format!(
+            "Autochanger {{\n  Name = lib\n  Device = short, unset\n  Device = equal\n  Changer Device = {}\n  Changer Command = \"/usr/bin/changer %c %o %S %a %d\"\n}}\n",
+            lib.device()
+        ),
+    )
+    .unwrap();
+    let device = |name: &str, wait: &str| {
+        format!("Device {{\n  Name = {name}\n  Archive Device = /dev/nst0\n  {wait}\n}}\n")
+    };
+    let short = sd.join("device/short.conf");
+    std::fs::write(&short, device("short", "Maximum Changer Wait = 5 minutes")).unwrap();
+    let unset = sd.join("device/unset.conf");
+    std::fs::write(&unset, device("unset", "")).unwrap();
+    std::fs::write(
+        sd.join("device/equal.conf"),
+        device("equal", "Maximum Changer Wait = 10 min"),
+    )
+    .unwrap();
+    // Not in an autochanger: Bareos never runs the changer command for it.
+    std::fs::write(
+        sd.join("device/alone.conf"),
+        device("alone", "Maximum Changer Wait = 30"),
+    )
+    .unwrap();
+    let o = lib
+        .command()
+        .args(["doctor", "--bareos-config"])
+        .arg(&sd)
+        .arg(lib.device())
+        .output()
+        .unwrap();
+    assert_eq!(status(&o), 0, "warnings only: {}", stdout(&o));
+    let out = stdout(&o);
+    let line = |name: &str| {
+        out.lines()
+            .find(|l| l.contains(&format!("Device {name} wait")))
+            .unwrap_or_else(|| panic!("no wait check of {name}: {out}"))
+            .to_owned()
+    };
+    let short_line = line("short");
+    for want in [
+        "WARN",
+        short.to_str().unwrap(),
+        "Device short",
+        "Maximum Changer Wait = 5 minutes (300 s)",
+        "max_changer_wait = 600 s",
+        "set max_changer_wait = 300",
+    ] {
+        assert!(short_line.contains(want), "{want:?} in {short_line}");
+    }
+    let unset_line = line("unset");
+    for want in [
+        "WARN",
+        unset.to_str().unwrap(),
+        "not set (Bareos' default 300 s)",
+        "set max_changer_wait = 300",
+    ] {
+        assert!(unset_line.contains(want), "{want:?} in {unset_line}");
+    }
+    assert!(line("equal").starts_with("ok"), "{}", line("equal"));
+    assert!(!out.contains("Device alone wait"), "{out}");
+}

@@ -390,17 +390,79 @@ fn a_move_whose_outcome_is_unknown_is_settled_by_rereading() {
         "the move happened; the timeout only hid it: {}",
         stdout(&o)
     );
+    // Nothing moved: sent once more, and only once.
     let lib = Lib::new(&with_faults("# sim: fault move-timeout-before\n"), "");
+    let o = lib.run(&["load", "3", "/dev/nst1", "1"]);
+    assert_eq!(status(&o), 0, "{}", stdout(&o));
+    let lib = Lib::new(
+        &with_faults("# sim: fault move-timeout-before count=2\n"),
+        "",
+    );
     let before = lib.status_lines();
     let o = lib.run(&["load", "3", "/dev/nst1", "1"]);
     assert_eq!(status(&o), 1);
     assert!(stdout(&o).contains("timed out"), "{}", stdout(&o));
     assert_eq!(lib.status_lines(), before);
+    assert!(!lib.text().contains("# sim: fault"), "two moves were sent");
     assert_eq!(
         lib.run(&["load", "3", "/dev/nst1", "1"]).status.code(),
         Some(0),
         "a retry by Bareos works"
     );
+}
+
+#[test]
+fn a_move_answered_task_aborted_is_settled_by_rereading() {
+    // Carried out, then aborted: done, and not sent again (which would find slot 3 empty).
+    let lib = Lib::new(&with_faults("# sim: fault move-aborted\n"), "");
+    let o = lib.run(&["load", "3", "/dev/nst1", "1"]);
+    assert_eq!(
+        (status(&o), stdout(&o).as_str()),
+        (
+            0,
+            "Loading media from Storage Element 3 into drive 1...done\n"
+        ),
+        "{}",
+        lib.log()
+    );
+    assert!(
+        lib.log().contains("the move completed despite the error"),
+        "{}",
+        lib.log()
+    );
+    // Aborted before it started, twice: sent twice, then reported; nothing moved.
+    let lib = Lib::new(
+        &with_faults("# sim: fault move-aborted-before count=2\n"),
+        "",
+    );
+    let before = lib.status_lines();
+    let o = lib.run(&["load", "3", "/dev/nst1", "1"]);
+    assert_eq!(status(&o), 1);
+    assert!(stdout(&o).contains("TASK ABORTED"), "{}", stdout(&o));
+    assert_eq!(lib.status_lines(), before);
+    assert!(!lib.text().contains("# sim: fault"), "two moves were sent");
+}
+
+#[test]
+fn a_truncated_reply_gives_no_partial_inventory() {
+    let lib = Lib::new(
+        &with_faults("# sim: fault truncated-response count=10\n"),
+        "",
+    );
+    for cmd in ["list", "listall"] {
+        let o = lib.run(&[cmd]);
+        assert_eq!(
+            (status(&o), stdout(&o).as_str()),
+            (1, ""),
+            "{cmd}: {}",
+            stderr(&o)
+        );
+        assert!(
+            stderr(&o).contains("short transfer"),
+            "{cmd}: {}",
+            stderr(&o)
+        );
+    }
 }
 
 #[test]

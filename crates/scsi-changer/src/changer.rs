@@ -9,9 +9,10 @@ use crate::decode::{
     decode_element_status,
 };
 use crate::element::{DeviceIdentifier, ElementStatus};
-use crate::error::Error;
+use crate::error::{DecodeError, Error};
 use crate::inventory::Inventory;
-use crate::retry::{self, Idempotence, Observed, Request, RetryPolicy};
+use crate::quirks::Quirks;
+use crate::retry::{self, Idempotence, Observed, Request, RetryPolicy, TimeoutUse};
 use crate::sense::{SenseKey, asc};
 use crate::transport::Transport;
 
@@ -44,6 +45,11 @@ pub type DriveIdentifiers = Vec<(ElementAddress, Option<DeviceIdentifier>)>;
 
 /// Time allowed for re-reading the two elements of a move whose outcome is unknown.
 pub const SETTLE_BUDGET: Duration = Duration::from_secs(30);
+
+/// Least time that must be left before the deadline to send a MOVE MEDIUM again after the
+/// first one provably moved nothing: a robot needs about that long for one move, and a move
+/// goes out with its full timeout, so starting it later would overrun the budget.
+pub const MIN_TIME_FOR_A_MOVE: Duration = Duration::from_secs(20);
 
 /// Largest allocation length the driver asks for: some changers read only 16 bits of the field.
 pub const MAX_ALLOCATION: usize = 0xffff;
@@ -84,10 +90,16 @@ impl<T: Transport> Changer<T> {
         }
     }
 
-    /// Replaces the retry policy.
+    /// Replaces the retry policy (its quirks included).
     pub fn with_policy(mut self, policy: RetryPolicy) -> Self {
         self.policy = policy;
         self
+    }
+
+    /// Sets the device's vendor quirks, e.g. from the vendor and product sysfs caches, when no
+    /// INQUIRY is sent; [`Changer::inquiry`] sets them from the device's answer.
+    pub fn set_quirks(&mut self, quirks: Quirks) {
+        self.policy.quirks = quirks;
     }
 
     /// Replaces the timeouts.
@@ -127,6 +139,7 @@ impl<T: Transport> Changer<T> {
         cdb: &[u8],
         timeout: Duration,
         idempotence: Idempotence,
+        timeout_use: TimeoutUse,
         data: Option<&mut [u8]>,
     ) -> Result<usize, Error> {
         let req = Request {
@@ -134,6 +147,7 @@ impl<T: Transport> Changer<T> {
             cdb,
             timeout,
             idempotence,
+            timeout_use,
         };
         retry::execute(
             &mut self.transport,
@@ -152,7 +166,14 @@ impl<T: Transport> Changer<T> {
         timeout: Duration,
         buf: &mut [u8],
     ) -> Result<usize, Error> {
-        self.run(op, cdb, timeout, Idempotence::Idempotent, Some(buf))
+        self.run(
+            op,
+            cdb,
+            timeout,
+            Idempotence::Idempotent,
+            TimeoutUse::FitDeadline,
+            Some(buf),
+        )
     }
 
     fn decode_err(&self, op: &'static str) -> impl FnOnce(crate::error::DecodeError) -> Error + '_ {
@@ -163,7 +184,8 @@ impl<T: Transport> Changer<T> {
         }
     }
 
-    /// `INQUIRY (12h)`, standard data.
+    /// `INQUIRY (12h)`, standard data. The vendor and product select the quirks the retry
+    /// policy applies from then on.
     pub fn inquiry(&mut self) -> Result<Inquiry, Error> {
         let mut buf = [0u8; 96];
         let n = self.read(
@@ -172,7 +194,9 @@ impl<T: Transport> Changer<T> {
             self.timeouts.query,
             &mut buf,
         )?;
-        decode::decode_inquiry(&buf[..n]).map_err(self.decode_err("INQUIRY"))
+        let inquiry = decode::decode_inquiry(&buf[..n]).map_err(self.decode_err("INQUIRY"))?;
+        self.set_quirks(Quirks::for_inquiry(&inquiry));
+        Ok(inquiry)
     }
 
     /// `INQUIRY (12h)` VPD page 80h: the unit serial number, if the device has one.
@@ -244,8 +268,8 @@ impl<T: Transport> Changer<T> {
             self.timeouts.read_element_status,
             &mut buf,
         )?;
-        let n = overflow_corrected_length(&buf, n);
-        let decoded = decode_element_status(&buf[..n], allocation);
+        let decoded = overflow_corrected_length(&buf, n)
+            .and_then(|n| decode_element_status(&buf[..n], allocation));
         self.scratch = buf;
         let mut reply = decoded.map_err(self.decode_err(op))?;
         // Replies list one type; anything else (tgt's type-0 garbage) is not trusted.
@@ -450,10 +474,12 @@ impl<T: Transport> Changer<T> {
     /// `MOVE MEDIUM (A5h)` from `source` to `destination`.
     ///
     /// Source empty and destination full come back as [`Error::SourceEmpty`] and
-    /// [`Error::DestinationFull`]. When the command fails without telling what happened (a
-    /// transport error, an interrupted wait), the two elements are read again: if the cartridge
-    /// arrived the move succeeded; if nothing changed it failed cleanly; anything else is
-    /// [`Error::MoveOutcomeUnknown`]. The move is never sent twice blindly.
+    /// [`Error::DestinationFull`]. When the answer does not tell whether the robot moved — TASK
+    /// ABORTED, ABORTED COMMAND, a transport error, an interrupted wait — the two elements are
+    /// read again: if the cartridge arrived the move succeeded; if nothing changed, the move is
+    /// sent once more (when the deadline leaves [`MIN_TIME_FOR_A_MOVE`]) and settled the same
+    /// way if that also ends ambiguously; anything else is [`Error::MoveOutcomeUnknown`].
+    /// The move is never sent again blindly.
     pub fn move_medium(
         &mut self,
         transport: ElementAddress,
@@ -461,11 +487,59 @@ impl<T: Transport> Changer<T> {
         destination: (ElementType, ElementAddress),
     ) -> Result<(), Error> {
         let cdb = cdb::move_medium(transport, source.1, destination.1, false);
+        let cause = match self.send_move(&cdb, source, destination) {
+            Ok(()) => return Ok(()),
+            Err(e) if outcome_unknown(&e) => e,
+            Err(e) => return Err(e),
+        };
+        let cause = match self.settle_move(source, destination, cause)? {
+            Settled::Done => return Ok(()),
+            Settled::NotDone(cause) => cause,
+        };
+        let left = self
+            .deadline
+            .map(|d| d.saturating_duration_since(Instant::now()));
+        if left.is_some_and(|left| left < MIN_TIME_FOR_A_MOVE) {
+            tracing::warn!(
+                device = self.device(),
+                ?left,
+                "nothing was moved, and too little time is left to send MOVE MEDIUM again"
+            );
+            return Err(cause);
+        }
+        tracing::warn!(device = self.device(), %cause, "nothing was moved; sending MOVE MEDIUM once more");
+        match self.send_move(&cdb, source, destination) {
+            Ok(()) => Ok(()),
+            // The first move may have finished after the elements were read: settle a refusal
+            // too, but send nothing more.
+            Err(
+                e @ (Error::SourceEmpty { .. }
+                | Error::DestinationFull { .. }
+                | Error::Aborted { .. }
+                | Error::Transport { .. }
+                | Error::Io { .. }
+                | Error::DeadlineExceeded { .. }),
+            ) => match self.settle_move(source, destination, e)? {
+                Settled::Done => Ok(()),
+                Settled::NotDone(e) => Err(e),
+            },
+            Err(e) => Err(e),
+        }
+    }
+
+    /// One MOVE MEDIUM, with the robot's full timeout.
+    fn send_move(
+        &mut self,
+        cdb: &[u8],
+        source: (ElementType, ElementAddress),
+        destination: (ElementType, ElementAddress),
+    ) -> Result<(), Error> {
         let result = self.run(
             "MOVE MEDIUM",
-            &cdb,
+            cdb,
             self.timeouts.moves,
             Idempotence::Moves,
+            TimeoutUse::Full,
             None,
         );
         match result {
@@ -482,20 +556,17 @@ impl<T: Transport> Changer<T> {
                     destination: destination.1,
                 })
             }
-            Err(
-                e @ (Error::Transport { .. } | Error::Io { .. } | Error::DeadlineExceeded { .. }),
-            ) => self.settle_move(source, destination, e),
             Err(e) => Err(e),
         }
     }
 
-    /// Decides a move's outcome from the two elements after a failure without sense.
+    /// Decides a move's outcome from the two elements after an answer that did not say.
     fn settle_move(
         &mut self,
         source: (ElementType, ElementAddress),
         destination: (ElementType, ElementAddress),
         cause: Error,
-    ) -> Result<(), Error> {
+    ) -> Result<Settled, Error> {
         tracing::warn!(device = self.device(), %cause, "MOVE MEDIUM outcome unknown; re-reading both elements");
         // The two reads get a short budget of their own: the caller's may be spent already
         // (a move that timed out used it up), and an answer is still owed.
@@ -507,21 +578,29 @@ impl<T: Transport> Changer<T> {
             (Ok(s), Ok(d)) if !s.full && d.full => {
                 tracing::info!(
                     device = self.device(),
+                    %cause,
                     "the move completed despite the error"
                 );
-                Ok(())
+                Ok(Settled::Done)
             }
-            (Ok(s), Ok(d)) if s.full && !d.full => Err(cause),
-            (s, d) => Err(Error::MoveOutcomeUnknown {
-                device: self.device().to_owned(),
-                source_address: source.1,
-                destination: destination.1,
-                detail: format!(
-                    "{cause}; afterwards source {}, destination {}",
-                    describe(&s),
-                    describe(&d)
-                ),
-            }),
+            (Ok(s), Ok(d)) if s.full && !d.full => {
+                tracing::info!(device = self.device(), %cause, "the move did not happen");
+                Ok(Settled::NotDone(cause))
+            }
+            (s, d) => {
+                let err = Error::MoveOutcomeUnknown {
+                    device: self.device().to_owned(),
+                    source_address: source.1,
+                    destination: destination.1,
+                    detail: format!(
+                        "{cause}; afterwards source {}, destination {}",
+                        describe(&s),
+                        describe(&d)
+                    ),
+                };
+                tracing::error!(device = self.device(), "{err}");
+                Err(err)
+            }
         }
     }
 
@@ -541,6 +620,7 @@ impl<T: Transport> Changer<T> {
             &cdb,
             self.timeouts.moves,
             Idempotence::Moves,
+            TimeoutUse::Full,
             None,
         )
         .map(|_| ())
@@ -566,6 +646,7 @@ impl<T: Transport> Changer<T> {
                 &cdb,
                 timeout,
                 Idempotence::Idempotent,
+                TimeoutUse::Full,
                 None,
             ) {
                 Err(Error::Sense { sense, .. }) if sense.is(asc::INVALID_OPCODE) => {}
@@ -577,6 +658,7 @@ impl<T: Transport> Changer<T> {
             &cdb::initialize_element_status(),
             timeout,
             Idempotence::Idempotent,
+            TimeoutUse::Full,
             None,
         )
         .map(|_| ())
@@ -590,6 +672,7 @@ impl<T: Transport> Changer<T> {
             &cdb::prevent_allow_medium_removal(false),
             timeout,
             Idempotence::Idempotent,
+            TimeoutUse::FitDeadline,
             None,
         )
         .map(|_| ())
@@ -603,38 +686,75 @@ impl<T: Transport> Changer<T> {
             &cdb::test_unit_ready(),
             timeout,
             Idempotence::Idempotent,
+            TimeoutUse::FitDeadline,
             None,
         )
         .map(|_| ())
     }
 }
 
-/// The bytes of a READ ELEMENT STATUS reply that are really there.
+/// The bytes of a READ ELEMENT STATUS reply that are really there, or an error when the
+/// transfer stopped short.
 ///
 /// A device that ignores the allocation length (tgt 1.0.85 sends the whole page) overflows the
 /// buffer; Linux's iSCSI initiator fills the buffer, drops the rest, and reports the *overflow*
 /// count as the residual, so `transferred` looks short although every byte of the buffer is
-/// valid. A well-behaved device with more data than the allocation fills the buffer with a zero
-/// residual, so "short, yet the header announces more than the buffer holds" can only be this
-/// case: the whole buffer is used, and the reply counts as cut by the allocation.
-fn overflow_corrected_length(buf: &[u8], transferred: usize) -> usize {
+/// valid. That is recognised only when the residual is exactly that count — the length the
+/// header announces minus the buffer, or 8 less for tgt, whose replies are 8 bytes shorter than
+/// they announce — and then the whole buffer is used and the reply counts as cut by the
+/// allocation. Any other transfer shorter than both the announced length and the buffer is an
+/// error, except tgt's 8 missing bytes at the end: decoding it would turn bytes that never
+/// arrived into elements (zero-filled barcodes, missing slots).
+fn overflow_corrected_length(buf: &[u8], transferred: usize) -> Result<usize, DecodeError> {
+    // What tgt leaves out of every reply: the page header, counted twice in its byte count.
+    const TGT_SHORTFALL: usize = 8;
     let announced = match buf.get(5..8) {
         Some([a, b, c]) if transferred >= 8 => {
             8 + (usize::from(*a) << 16 | usize::from(*b) << 8 | usize::from(*c))
         }
-        _ => return transferred,
+        // Not even the header: the decoder says so.
+        _ => return Ok(transferred),
     };
-    if transferred < buf.len() && announced > buf.len() {
+    let expected = announced.min(buf.len());
+    if transferred >= expected || transferred + TGT_SHORTFALL == announced {
+        return Ok(transferred);
+    }
+    let residual = buf.len() - transferred;
+    let overflow = |sent: usize| sent > buf.len() && residual == sent - buf.len();
+    if overflow(announced) || overflow(announced - TGT_SHORTFALL) {
         tracing::debug!(
             transferred,
             announced,
             buffer = buf.len(),
             "device overflowed the allocation length; using the whole buffer"
         );
-        buf.len()
-    } else {
-        transferred
+        return Ok(buf.len());
     }
+    Err(DecodeError::ShortTransfer {
+        sent: transferred,
+        expected,
+        announced,
+        residual,
+    })
+}
+
+/// A settled move.
+enum Settled {
+    /// The cartridge is at the destination.
+    Done,
+    /// Nothing moved; the error the move ended with.
+    NotDone(Error),
+}
+
+/// Whether a move that ended with `e` may or may not have happened.
+fn outcome_unknown(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::Aborted { .. }
+            | Error::Transport { .. }
+            | Error::Io { .. }
+            | Error::DeadlineExceeded { .. }
+    )
 }
 
 fn describe(e: &Result<ElementStatus, Error>) -> String {

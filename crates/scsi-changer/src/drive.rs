@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use crate::cdb::{self, page};
 use crate::decode;
 use crate::error::Error;
-use crate::retry::{self, Idempotence, Observed, Request, RetryPolicy};
+use crate::retry::{self, Idempotence, Observed, Request, RetryPolicy, TimeoutUse};
 use crate::sense::{Sense, SenseKey, asc};
 use crate::transport::Transport;
 
@@ -68,6 +68,7 @@ impl<T: Transport> TapeDrive<T> {
             cdb: &cdb::inquiry(Some(page::UNIT_SERIAL_NUMBER), 255),
             timeout: self.query_timeout,
             idempotence: Idempotence::Idempotent,
+            timeout_use: TimeoutUse::FitDeadline,
         };
         let n = retry::execute(
             &mut self.transport,
@@ -91,6 +92,7 @@ impl<T: Transport> TapeDrive<T> {
             cdb: &cdb::test_unit_ready(),
             timeout: self.query_timeout,
             idempotence: Idempotence::Idempotent,
+            timeout_use: TimeoutUse::FitDeadline,
         };
         // A policy that does not wait: the caller polls with its own deadline.
         let policy = RetryPolicy {
@@ -160,6 +162,7 @@ impl<T: Transport> TapeDrive<T> {
             cdb: &cdb::load_unload(false, false),
             timeout: self.unload_timeout,
             idempotence: Idempotence::Idempotent,
+            timeout_use: TimeoutUse::Full,
         };
         match retry::execute(
             &mut self.transport,

@@ -30,6 +30,23 @@ pub enum DecodeError {
         /// What was wrong with it.
         detail: String,
     },
+    /// The device sent fewer bytes than its reply announced and the buffer had room for, and
+    /// the residual is not the overflow count of a device that ignored the allocation length:
+    /// the data stops in the middle of the reply. Decoding it would invent what did not arrive.
+    #[error(
+        "short transfer: the device sent {sent} of {expected} bytes (it announced {announced}, \
+         residual {residual}); the reply is incomplete and was not used"
+    )]
+    ShortTransfer {
+        /// Bytes that arrived.
+        sent: usize,
+        /// Bytes that should have arrived: what the reply announced, at most the buffer.
+        expected: usize,
+        /// Length the reply's header announced.
+        announced: usize,
+        /// The residual the transport reported.
+        residual: usize,
+    },
 }
 
 /// Errors of the driver.
@@ -102,6 +119,20 @@ pub enum Error {
         /// How long the driver waited.
         waited: Duration,
     },
+    /// The command was aborted: TASK ABORTED status (another initiator's task management, a
+    /// reset) or ABORTED COMMAND sense (a link, parity or internal error). It may or may not
+    /// have been carried out.
+    #[error("{op} on {device} was aborted: {detail}")]
+    Aborted {
+        /// Device name.
+        device: String,
+        /// The SCSI operation.
+        op: &'static str,
+        /// The status or the decoded sense, in words.
+        detail: String,
+        /// The sense, when the device sent ABORTED COMMAND.
+        sense: Option<Sense>,
+    },
     /// The command failed without sense data (adapter, link or status error).
     #[error("{op} on {device} failed: {detail}")]
     Transport {
@@ -116,7 +147,7 @@ pub enum Error {
     /// elements did not settle it.
     #[error(
         "{device}: MOVE MEDIUM {source_address} -> {destination}: outcome unknown ({detail}); \
-         check the library with `changer status` before retrying"
+         find the cartridge with `changer status` (or at the library's panel) before retrying"
     )]
     MoveOutcomeUnknown {
         /// Device name.
@@ -174,7 +205,11 @@ impl Error {
     /// The decoded sense, when the error carries one.
     pub fn sense(&self) -> Option<&Sense> {
         match self {
-            Error::Sense { sense, .. } | Error::NotReady { sense, .. } => Some(sense),
+            Error::Sense { sense, .. }
+            | Error::NotReady { sense, .. }
+            | Error::Aborted {
+                sense: Some(sense), ..
+            } => Some(sense),
             _ => None,
         }
     }

@@ -6,7 +6,8 @@
 //! * [`transport`]: the [`Transport`](transport::Transport) trait (one CDB in, status, sense and
 //!   residual out), implemented by [`sg_io::SgDevice`] for `/dev/sg*` and by the simulator.
 //! * [`cdb`] builders and [`decode`]rs, byte-exact per SPC-4/SMC-3.
-//! * [`retry`]: the one retry policy (unit attention, becoming ready, transport errors).
+//! * [`retry`]: the one retry policy (unit attention, becoming ready, transport errors), with
+//!   the vendor [`quirks`] it consults.
 //! * [`changer::Changer`] and [`drive::TapeDrive`]: the operations.
 //! * [`inventory::Inventory`]: the contents, with mtx(1) slot numbering.
 //! * [`discovery`]: changers and drives found through sysfs, drives mapped by serial number.
@@ -33,6 +34,7 @@ pub mod drive;
 pub mod element;
 pub mod error;
 pub mod inventory;
+pub mod quirks;
 pub mod retry;
 pub mod sense;
 pub mod sg_io;

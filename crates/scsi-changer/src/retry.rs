@@ -5,15 +5,24 @@
 //!   (stacked attentions after a reset or an iSCSI re-login). The caller is told, so caches
 //!   can be dropped.
 //! * NOT READY, becoming ready (04h/01h) and similar transient causes: polled until the device
-//!   is ready, the wait limit, or the caller's deadline, whichever comes first.
-//! * BUSY, TASK SET FULL, TASK ABORTED: short back-off.
-//! * Transport errors without sense: idempotent commands are retried; a MOVE is not — its
-//!   outcome is unknown, and [`crate::changer::Changer::move_medium`] re-reads the two
-//!   elements before deciding anything.
+//!   is ready, the wait limit, or the caller's deadline, whichever comes first. Vendor codes
+//!   (04h/80h–FFh) only when the device's [`Quirks`] list them; otherwise they fail at once
+//!   with the decoded text.
+//! * BUSY, TASK SET FULL: short back-off (the command was not executed).
+//! * TASK ABORTED status and ABORTED COMMAND sense (key 0Bh, whatever the ASC: a link, parity
+//!   or internal error): the command may or may not have been executed. Idempotent commands
+//!   are sent again (at most [`RetryPolicy::aborted_retries`] times); a MOVE is not — like a
+//!   transport error, it is [`crate::changer::Changer::move_medium`]'s to settle by re-reading
+//!   the two elements.
+//! * Transport errors without sense: idempotent commands are retried; a MOVE is not.
+//!
+//! A command's timeout is decided per command class ([`TimeoutUse`]): the deadline may cut a
+//! query's or a read's, never a robot motion's.
 
 use std::time::{Duration, Instant};
 
 use crate::error::Error;
+use crate::quirks::Quirks;
 use crate::sense::{Sense, SenseKey};
 use crate::transport::{Command, Completion, DataDirection, Transport, host, status};
 
@@ -26,12 +35,16 @@ pub struct RetryPolicy {
     pub not_ready_wait: Duration,
     /// Pause between polls of a not-ready device.
     pub not_ready_poll: Duration,
-    /// Retries after BUSY, TASK SET FULL or TASK ABORTED.
+    /// Retries after BUSY or TASK SET FULL.
     pub busy_retries: u32,
-    /// Pause after BUSY and friends, and after a transport error.
+    /// Pause after BUSY and friends, after an abort and after a transport error.
     pub busy_delay: Duration,
     /// Retries of an idempotent command after a transport error (link reset, iSCSI reconnect).
     pub transport_retries: u32,
+    /// Retries of an idempotent command answered TASK ABORTED or ABORTED COMMAND.
+    pub aborted_retries: u32,
+    /// The device's vendor quirks (which vendor NOT READY codes pass by themselves).
+    pub quirks: Quirks,
 }
 
 impl Default for RetryPolicy {
@@ -43,6 +56,8 @@ impl Default for RetryPolicy {
             busy_retries: 5,
             busy_delay: Duration::from_millis(500),
             transport_retries: 3,
+            aborted_retries: 3,
+            quirks: Quirks::NONE,
         }
     }
 }
@@ -67,6 +82,24 @@ pub enum Idempotence {
     Moves,
 }
 
+/// Whether the caller's deadline may shorten a command's timeout.
+///
+/// When a timeout expires the kernel's SCSI error handler aborts the command and may reset the
+/// LUN, the target or the host; on a shared path that also hits drives that are writing. A
+/// robot motion cut short can leave a cartridge in the gripper, so motions always go out with
+/// their full timeout and the deadline only decides whether they start (the caller's
+/// business). Queries and reads have nothing to leave half done and take seconds against a
+/// budget of minutes; cutting theirs keeps every command inside the budget, so the answer to
+/// Bareos comes before Maximum Changer Wait runs out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeoutUse {
+    /// The timeout is cut to what is left before the deadline (at least 1 s).
+    FitDeadline,
+    /// The full timeout, whatever the deadline: MOVE MEDIUM, EXCHANGE MEDIUM, INITIALIZE
+    /// ELEMENT STATUS, LOAD UNLOAD.
+    Full,
+}
+
 /// One command to send, with everything the policy needs to know about it.
 #[derive(Debug)]
 pub struct Request<'a> {
@@ -76,8 +109,10 @@ pub struct Request<'a> {
     pub cdb: &'a [u8],
     /// Timeout of one attempt.
     pub timeout: Duration,
-    /// Whether it may be re-sent after a transport error.
+    /// Whether it may be re-sent after a transport error or an abort.
     pub idempotence: Idempotence,
+    /// Whether the deadline may shorten `timeout`.
+    pub timeout_use: TimeoutUse,
 }
 
 /// What happened while executing, for callers that keep caches or statistics.
@@ -107,6 +142,7 @@ pub fn execute<T: Transport + ?Sized>(
     let mut attentions = 0u32;
     let mut busy = 0u32;
     let mut transport_errors = 0u32;
+    let mut aborts = 0u32;
     let device = transport_name(transport);
     let device = || device.clone();
     loop {
@@ -121,13 +157,12 @@ pub fn execute<T: Transport + ?Sized>(
             Some(buf) => DataDirection::FromDevice(buf),
             None => DataDirection::None,
         };
-        let timeout = match deadline {
-            // An attempt never outlives the caller's deadline.
-            Some(d) => req.timeout.min(
+        let timeout = match (req.timeout_use, deadline) {
+            (TimeoutUse::FitDeadline, Some(d)) => req.timeout.min(
                 d.saturating_duration_since(Instant::now())
                     .max(Duration::from_secs(1)),
             ),
-            None => req.timeout,
+            (TimeoutUse::FitDeadline, None) | (TimeoutUse::Full, _) => req.timeout,
         };
         observed.commands += 1;
         tracing::trace!(op = req.op, cdb = %hex(req.cdb), "sending");
@@ -143,7 +178,7 @@ pub fn execute<T: Transport + ?Sized>(
                 source,
             })?;
         let transferred = len.saturating_sub(completion.resid);
-        match classify(&completion) {
+        match classify(&completion, &policy.quirks) {
             Verdict::Good => {
                 observed.bytes_in += transferred as u64;
                 tracing::debug!(op = req.op, transferred, duration = ?completion.duration, "done");
@@ -197,6 +232,24 @@ pub fn execute<T: Transport + ?Sized>(
                 tracing::info!(op = req.op, detail, "device busy, retrying");
                 std::thread::sleep(policy.busy_delay);
             }
+            Verdict::Aborted { detail, sense } => {
+                aborts += 1;
+                if req.idempotence == Idempotence::Moves || aborts > policy.aborted_retries {
+                    return Err(Error::Aborted {
+                        device: device(),
+                        op: req.op,
+                        detail,
+                        sense,
+                    });
+                }
+                tracing::warn!(
+                    op = req.op,
+                    detail,
+                    attempt = aborts,
+                    "command aborted, retrying"
+                );
+                std::thread::sleep(policy.busy_delay);
+            }
             Verdict::TransportFailure(detail) => {
                 transport_errors += 1;
                 if req.idempotence == Idempotence::Moves
@@ -225,10 +278,14 @@ enum Verdict {
     NotReady(Sense),
     Sense(Sense),
     Busy(String),
+    Aborted {
+        detail: String,
+        sense: Option<Sense>,
+    },
     TransportFailure(String),
 }
 
-fn classify(c: &Completion) -> Verdict {
+fn classify(c: &Completion, quirks: &Quirks) -> Verdict {
     // Sense wins even with a host error: some HBAs report both (PBS saw it on RAID adapters).
     if c.status == status::CHECK_CONDITION || !c.sense.is_empty() && c.status != status::GOOD {
         let Some(sense) = c.decoded_sense() else {
@@ -240,7 +297,13 @@ fn classify(c: &Completion) -> Verdict {
         return match sense.key {
             SenseKey::NoSense | SenseKey::RecoveredError | SenseKey::Completed => Verdict::Good,
             SenseKey::UnitAttention => Verdict::Attention(sense),
-            SenseKey::NotReady if transient_not_ready(&sense) => Verdict::NotReady(sense),
+            SenseKey::NotReady if transient_not_ready(&sense, quirks) => Verdict::NotReady(sense),
+            // Whatever the ASC (08h/01h, 47h/xx, 4Bh/xx, 44h/00h, 4Eh/00h …): the device gave
+            // up on the command at some point, done or not.
+            SenseKey::AbortedCommand => Verdict::Aborted {
+                detail: sense.to_string(),
+                sense: Some(sense),
+            },
             _ => Verdict::Sense(sense),
         };
     }
@@ -248,7 +311,14 @@ fn classify(c: &Completion) -> Verdict {
         status::GOOD | status::CONDITION_MET => {}
         status::BUSY => return Verdict::Busy("device busy".into()),
         status::TASK_SET_FULL => return Verdict::Busy("task set full".into()),
-        status::TASK_ABORTED => return Verdict::Busy("task aborted by another initiator".into()),
+        status::TASK_ABORTED => {
+            return Verdict::Aborted {
+                detail: "TASK ABORTED status (another initiator's task management or a reset \
+                         ended it)"
+                    .into(),
+                sense: None,
+            };
+        }
         status::RESERVATION_CONFLICT => {
             return Verdict::TransportFailure(
                 "reservation conflict: another initiator holds a reservation on the device".into(),
@@ -268,9 +338,11 @@ fn classify(c: &Completion) -> Verdict {
 }
 
 /// NOT READY causes that end by themselves: becoming ready, cause not reportable, operation in
-/// progress, and vendor codes 80h–FFh (IBM's pause mode 04h/85h).
-fn transient_not_ready(s: &Sense) -> bool {
-    s.asc == 0x04 && matches!(s.ascq, 0x00 | 0x01 | 0x07 | 0x80..=0xff)
+/// progress, and the vendor codes the device's quirks list (IBM's pause mode 04h/85h). Other
+/// vendor codes mean nothing to this program, so they are not waited on blindly.
+fn transient_not_ready(s: &Sense, quirks: &Quirks) -> bool {
+    s.asc == 0x04 && matches!(s.ascq, 0x00 | 0x01 | 0x07)
+        || quirks.is_transient_not_ready(s.asc, s.ascq)
 }
 
 fn host_text(code: u16) -> String {
@@ -335,6 +407,7 @@ mod tests {
             cdb: &[0; 6],
             timeout: Duration::from_secs(1),
             idempotence,
+            timeout_use: TimeoutUse::FitDeadline,
         };
         let r = execute(
             &mut t,
@@ -410,6 +483,7 @@ mod tests {
             cdb: &[0; 6],
             timeout: Duration::from_secs(1),
             idempotence: Idempotence::Idempotent,
+            timeout_use: TimeoutUse::FitDeadline,
         };
         let deadline = Instant::now() + Duration::from_millis(50);
         let r = execute(

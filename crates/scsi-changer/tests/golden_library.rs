@@ -17,6 +17,7 @@ use scsi_changer::decode::{
 use scsi_changer::element::{DeviceIdentifier, ElementStatus};
 use scsi_changer::error::{DecodeError, Error};
 use scsi_changer::inventory::Inventory;
+use scsi_changer::quirks::Quirks;
 use scsi_changer::retry::RetryPolicy;
 use scsi_changer::sense::{FieldPointer, Sense, SenseKey};
 use scsi_changer::transport::{Command, Completion, DataDirection, Transport};
@@ -807,18 +808,22 @@ fn reply_cut_by_allocation_is_continued_from_the_cut_descriptor() {
 
 #[test]
 fn ibm_paused_not_ready_04_85_is_waited_on() {
-    let mut answers = 0;
-    let mut changer = scripted(|cdb| {
-        assert_eq!(cdb[0], 0x00, "TEST UNIT READY");
-        answers += 1;
-        if answers <= 2 {
-            Answer::Sense(fixed_sense(0x70, 0x02, 0x04, 0x85, None))
-        } else {
-            Answer::Data(Vec::new())
-        }
-    });
-    changer.test_unit_ready().unwrap();
-    assert_eq!(changer.transport_mut().sent.len(), 3);
+    // The pause code is IBM's: another vendor's 04h/85h fails at once.
+    for (vendor, sent) in [("IBM", 3), ("STK", 1)] {
+        let mut answers = 0;
+        let mut changer = scripted(|cdb| {
+            assert_eq!(cdb[0], 0x00, "TEST UNIT READY");
+            answers += 1;
+            if answers <= 2 {
+                Answer::Sense(fixed_sense(0x70, 0x02, 0x04, 0x85, None))
+            } else {
+                Answer::Data(Vec::new())
+            }
+        });
+        changer.set_quirks(Quirks::for_device(vendor, "03584L32"));
+        assert_eq!(changer.test_unit_ready().is_ok(), sent == 3, "{vendor}");
+        assert_eq!(changer.transport_mut().sent.len(), sent, "{vendor}");
+    }
 }
 
 #[test]

@@ -212,9 +212,14 @@ fn move_timeout_applies_the_move_and_the_driver_settles_it() {
 
 #[test]
 fn move_timeout_before_reports_the_timeout_without_moving() {
+    // Once: the elements show nothing moved, so the move is sent once more and succeeds.
     let t = with_fault(Fault::MoveTimeoutBefore { count: 1 });
-    let mut c = t.changer();
-    match c.move_medium(T, S1, S3) {
+    t.changer().move_medium(T, S1, S3).unwrap();
+    let state = t.lib.state().unwrap();
+    assert!(!state.slot(1).unwrap().full && state.slot(3).unwrap().full);
+    // Twice: the second timeout is reported, and nothing moved.
+    let t = with_fault(Fault::MoveTimeoutBefore { count: 2 });
+    match t.changer().move_medium(T, S1, S3) {
         Err(Error::Transport { detail, .. }) => {
             assert!(detail.contains("DID_TIME_OUT"), "{detail}")
         }
@@ -222,6 +227,49 @@ fn move_timeout_before_reports_the_timeout_without_moving() {
     }
     let state = t.lib.state().unwrap();
     assert!(state.slot(1).unwrap().full && !state.slot(3).unwrap().full);
+    assert!(faults(&t.lib).is_empty(), "exactly two moves were sent");
+}
+
+#[test]
+fn move_aborted_after_the_move_is_settled_without_sending_it_again() {
+    let t = with_fault(Fault::MoveAborted { count: 1 });
+    // The raw answer: TASK ABORTED, no sense, and the cartridge moved.
+    let mut lu = t.lib.changer();
+    let (c, _) = raw(
+        &mut lu,
+        &[0xa5, 0, 0, 1, 0x03, 0xe8, 0x03, 0xea, 0, 0, 0, 0],
+        0,
+    );
+    assert_eq!((c.status, c.host_status, c.sense.len()), (0x40, 0, 0));
+    let state = t.lib.state().unwrap();
+    assert!(!state.slot(1).unwrap().full && state.slot(3).unwrap().full);
+    // Through the driver: a blind re-send would find the source empty.
+    t.lib.inject(Fault::MoveAborted { count: 1 }).unwrap();
+    t.changer().move_medium(T, S3, S1).unwrap();
+    let state = t.lib.state().unwrap();
+    assert!(state.slot(1).unwrap().full && !state.slot(3).unwrap().full);
+    assert!(faults(&t.lib).is_empty());
+}
+
+#[test]
+fn move_aborted_before_the_move_is_sent_once_more_and_no_more() {
+    let t = with_fault(Fault::MoveAbortedBefore { count: 1 });
+    t.changer().move_medium(T, S1, D0).unwrap();
+    let state = t.lib.state().unwrap();
+    assert!(!state.slot(1).unwrap().full && state.drive(0).unwrap().full);
+
+    let t = with_fault(Fault::MoveAbortedBefore { count: 3 });
+    match t.changer().move_medium(T, S1, D0) {
+        Err(e @ Error::Aborted { .. }) => assert!(e.to_string().contains("TASK ABORTED"), "{e}"),
+        other => panic!("{other:?}"),
+    }
+    let state = t.lib.state().unwrap();
+    assert!(state.slot(1).unwrap().full && !state.drive(0).unwrap().full);
+    assert_eq!(
+        faults(&t.lib),
+        vec![Fault::MoveAbortedBefore { count: 1 }],
+        "two moves sent, not three"
+    );
 }
 
 #[test]
@@ -266,6 +314,31 @@ fn short_response_still_decodes_to_the_same_inventory() {
     assert_eq!(data.len(), announced - 8);
     let (_, got) = t.changer().inventory(true).unwrap();
     assert_eq!(got, want);
+}
+
+#[test]
+fn truncated_response_is_a_clean_error_not_an_inventory_with_holes() {
+    let t = with_fault(Fault::TruncatedResponse { count: 1 });
+    let reference = TempLibrary::new(LIBRARY);
+    let cdb = [0xb8, 0x12, 0x03, 0xe8, 0, 10, 0, 0, 0xff, 0xff, 0, 0];
+    let (_, whole) = raw(&mut reference.lib.changer(), &cdb, 0xffff);
+    let (c, cut) = raw(&mut t.lib.changer(), &cdb, 0xffff);
+    assert_eq!(c.status, 0);
+    assert_eq!(cut[..], whole[..cut.len()], "a prefix of the real reply");
+    let descriptor = usize::from(u16::from_be_bytes([whole[10], whole[11]]));
+    let missing = whole.len() - cut.len();
+    assert!(
+        missing > 8 && missing < descriptor,
+        "stops inside the last descriptor: {missing} of {descriptor} bytes missing"
+    );
+    t.lib.inject(Fault::TruncatedResponse { count: 1 }).unwrap();
+    match t.changer().inventory(false) {
+        Err(e @ Error::Decode { .. }) => {
+            assert!(e.to_string().contains("short transfer"), "{e}")
+        }
+        other => panic!("{other:?}"),
+    }
+    t.changer().inventory(false).unwrap();
 }
 
 #[test]

@@ -49,6 +49,8 @@ pub struct Resource {
     pub kind: String,
     /// Directives, keys lower-cased without blanks (`driveindex`), values unquoted.
     pub directives: Vec<(String, String)>,
+    /// The file it was read from (empty when parsed from a string).
+    pub file: PathBuf,
 }
 
 impl Resource {
@@ -67,7 +69,14 @@ pub fn read_bareos_config(path: &Path) -> std::io::Result<Vec<Resource>> {
     collect_conf_files(path, &mut files)?;
     let mut out = Vec::new();
     for f in files {
-        out.extend(parse_resources(&std::fs::read_to_string(f)?));
+        out.extend(
+            parse_resources(&std::fs::read_to_string(&f)?)
+                .into_iter()
+                .map(|r| Resource {
+                    file: f.clone(),
+                    ..r
+                }),
+        );
     }
     Ok(out)
 }
@@ -107,7 +116,7 @@ pub fn parse_resources(text: &str) -> Vec<Resource> {
                 if depth == 1 {
                     current = Some(Resource {
                         kind: head.trim().to_lowercase(),
-                        directives: Vec::new(),
+                        ..Resource::default()
                     });
                 }
                 continue;
@@ -327,33 +336,131 @@ fn check_bareos(
             Some((i, _, _)) => out.push(finding(check, Verdict::Fail, format!("Archive Device {archive} is drive {i} of {changer}, but Drive Index = {index}: set Drive Index = {i}"))),
             None => out.push(finding(check, Verdict::Warn, format!("Archive Device {archive} is not a drive of {changer} that sysfs maps by serial"))),
         }
-        if let Some(wait) = r.get("maximumchangerwait") {
-            let secs = parse_bareos_time(wait);
-            if secs.is_some_and(|s| s < config.max_changer_wait) {
-                out.push(finding(check_wait(&name), Verdict::Warn, format!("Maximum Changer Wait = {wait} is shorter than changer's max_changer_wait = {} s: Bareos would kill changer first; make them equal", config.max_changer_wait)));
-            }
+    }
+    let ours = config.effective(changer, None).max_changer_wait.as_secs();
+    let members = autochanger_devices(&resources);
+    for r in resources.iter().filter(|r| r.kind == "device") {
+        let name = r.get("name").unwrap_or("?");
+        if members.contains(&name) {
+            out.push(check_wait(r, name, ours));
         }
     }
 }
 
-fn check_wait(name: &str) -> String {
-    format!("Device {name} wait")
+/// Bareos' default Maximum Changer Wait, seconds.
+const BAREOS_MAX_CHANGER_WAIT: u64 = 300;
+
+/// Names of the Devices that run changer commands: listed by an Autochanger resource, or
+/// marked `Autochanger = yes`.
+fn autochanger_devices(resources: &[Resource]) -> Vec<&str> {
+    let mut names: Vec<&str> = resources
+        .iter()
+        .filter(|r| r.kind == "autochanger")
+        .flat_map(|r| r.directives.iter().filter(|(k, _)| k == "device"))
+        .flat_map(|(_, v)| v.split(','))
+        .map(|n| n.trim().trim_matches('"'))
+        .collect();
+    for r in resources.iter().filter(|r| r.kind == "device") {
+        let marked = r.get("autochanger").is_some_and(|v| {
+            matches!(v.to_ascii_lowercase().as_str(), "yes" | "true" | "on" | "1")
+        });
+        if marked && let Some(name) = r.get("name") {
+            names.push(name);
+        }
+    }
+    names
 }
 
-/// Seconds of a Bareos time value (`300`, `5 minutes`, `15 min`, `1 hour`).
-pub fn parse_bareos_time(value: &str) -> Option<u64> {
-    let v = value.trim().to_lowercase();
-    let digits: String = v.chars().take_while(char::is_ascii_digit).collect();
-    let n: u64 = digits.parse().ok()?;
-    let unit = v[digits.len()..].trim();
-    let factor = match unit {
-        "" | "s" | "sec" | "secs" | "second" | "seconds" => 1,
-        u if u.starts_with("min") => 60,
-        u if u.starts_with('h') => 3600,
-        u if u.starts_with('d') => 86400,
-        _ => return None,
+/// Maximum Changer Wait of one Device against changer's `max_changer_wait` (`ours`, seconds).
+/// Bareos stops the changer command when its wait runs out (SIGTERM, SIGKILL 5 s later), and
+/// changer plans its moves by its own budget: the two must agree.
+fn check_wait(r: &Resource, name: &str, ours: u64) -> Finding {
+    let check = format!("Device {name} wait");
+    let place = format!("{}, Device {name}", r.file.display());
+    let (text, theirs) = match r.get("maximumchangerwait") {
+        Some(v) => match parse_bareos_time(v) {
+            Some(secs) => (format!("Maximum Changer Wait = {v} ({secs} s)"), secs),
+            None => {
+                return finding(
+                    check,
+                    Verdict::Warn,
+                    format!(
+                        "{place}: cannot read Maximum Changer Wait = {v}; write it in seconds (e.g. 300) or as \"5 minutes\""
+                    ),
+                );
+            }
+        },
+        None => (
+            format!("Maximum Changer Wait not set (Bareos' default {BAREOS_MAX_CHANGER_WAIT} s)"),
+            BAREOS_MAX_CHANGER_WAIT,
+        ),
     };
-    Some(n * factor)
+    if theirs == ours {
+        return finding(
+            check,
+            Verdict::Ok,
+            format!("{place}: {text} = changer's max_changer_wait"),
+        );
+    }
+    let consequence = if theirs < ours {
+        "Bareos stops the changer command first, possibly in the middle of a move changer started believing it had time"
+    } else {
+        "changer gives up before Bareos would, and refuses moves Bareos is still willing to wait for"
+    };
+    finding(
+        check,
+        Verdict::Warn,
+        format!(
+            "{place}: {text} differs from changer's max_changer_wait = {ours} s: {consequence}; set max_changer_wait = {theirs} in changer's configuration (or Maximum Changer Wait = {ours} in {place})"
+        ),
+    )
+}
+
+/// Seconds of a Bareos time value, read as Bareos reads it (`DurationToUtime`): a sequence of
+/// numbers, each followed by an optional modifier — none for seconds, else a case-insensitive
+/// prefix of the first fitting word of `n` (minutes), `seconds`, `months`, `minutes`, `mins`,
+/// `hours`, `days`, `weeks`, `quarters`, `years` (so `m` is months, `min` minutes):
+/// `300`, `300 s`, `5 minutes`, `1 hour 30 min`.
+pub fn parse_bareos_time(value: &str) -> Option<u64> {
+    const MODIFIERS: [(&str, f64); 10] = [
+        ("n", 60.0),
+        ("seconds", 1.0),
+        ("months", 2_592_000.0),
+        ("minutes", 60.0),
+        ("mins", 60.0),
+        ("hours", 3600.0),
+        ("days", 86_400.0),
+        ("weeks", 604_800.0),
+        ("quarters", 7_862_400.0),
+        ("years", 31_536_000.0),
+    ];
+    let mut rest = value.trim();
+    if rest.is_empty() {
+        return None;
+    }
+    let mut total = 0u64;
+    while !rest.is_empty() {
+        let number_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let number: f64 = rest[..number_len].parse().ok()?;
+        rest = rest[number_len..].trim_start();
+        let word_len = rest
+            .find(|c: char| c.is_ascii_digit() || c.is_whitespace())
+            .unwrap_or(rest.len());
+        let word = &rest[..word_len];
+        let factor = if word.is_empty() {
+            1.0
+        } else {
+            MODIFIERS
+                .iter()
+                .find(|(m, _)| m.len() >= word.len() && m[..word.len()].eq_ignore_ascii_case(word))?
+                .1
+        };
+        total = total.saturating_add((number * factor) as u64);
+        rest = rest[word_len..].trim_start();
+    }
+    Some(total)
 }
 
 /// Runs `changer doctor`.
@@ -415,9 +522,22 @@ Device {
     fn bareos_time_units() {
         for (text, secs) in [
             ("300", Some(300)),
+            ("300 s", Some(300)),
+            ("300s", Some(300)),
             ("15 minutes", Some(900)),
+            ("5 min", Some(300)),
+            ("5 Mins", Some(300)),
+            ("2n", Some(120)),
             ("1 hour", Some(3600)),
+            ("1 hour 30 min", Some(5400)),
+            ("1h30min", Some(5400)),
+            ("1.5 hours", Some(5400)),
+            ("1 m", Some(2_592_000)), // months, as Bareos reads it
+            ("1 day", Some(86_400)),
             ("x", None),
+            ("", None),
+            ("5 parsecs", None),
+            ("5 secondsx", None),
         ] {
             assert_eq!(parse_bareos_time(text), secs, "{text}");
         }

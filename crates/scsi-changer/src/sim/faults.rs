@@ -59,6 +59,17 @@ pub enum Fault {
         /// Moves affected.
         count: u32,
     },
+    /// The next `count` MOVE MEDIUMs are carried out, then answered TASK ABORTED (status 40h,
+    /// as when another initiator's task management ends the command).
+    MoveAborted {
+        /// Moves affected.
+        count: u32,
+    },
+    /// The next `count` MOVE MEDIUMs are answered TASK ABORTED without being carried out.
+    MoveAbortedBefore {
+        /// Moves affected.
+        count: u32,
+    },
     /// The next `count` changer commands fail with host status DID_TRANSPORT_DISRUPTED without
     /// reaching the library (an iSCSI link recovering).
     TransportError {
@@ -68,6 +79,13 @@ pub enum Fault {
     /// The next `count` READ ELEMENT STATUS replies are 8 bytes shorter than their header
     /// announces, as tgt 1.0.85 sends them.
     ShortResponse {
+        /// Replies affected.
+        count: u32,
+    },
+    /// The next `count` READ ELEMENT STATUS replies stop in the middle of their last element
+    /// descriptor (more than 8 bytes of it missing) with the residual of what was sent: a
+    /// device that really sent less, not an overflow.
+    TruncatedResponse {
         /// Replies affected.
         count: u32,
     },
@@ -86,7 +104,7 @@ pub enum Fault {
 
 impl Fault {
     /// Every fault name, as written in `# sim: fault NAME`.
-    pub const NAMES: [&'static str; 13] = [
+    pub const NAMES: [&'static str; 16] = [
         "unit-attention",
         "becoming-ready",
         "drive-becoming-ready",
@@ -100,6 +118,9 @@ impl Fault {
         "garbled-response",
         "no-dvcid",
         "no-voltag",
+        "move-aborted",
+        "move-aborted-before",
+        "truncated-response",
     ];
 
     /// The name used in `# sim: fault` lines.
@@ -118,6 +139,9 @@ impl Fault {
             Fault::GarbledResponse { .. } => "garbled-response",
             Fault::NoDvcid => "no-dvcid",
             Fault::NoVoltag => "no-voltag",
+            Fault::MoveAborted { .. } => "move-aborted",
+            Fault::MoveAbortedBefore { .. } => "move-aborted-before",
+            Fault::TruncatedResponse { .. } => "truncated-response",
         }
     }
 
@@ -133,7 +157,10 @@ impl Fault {
             | Fault::MoveTimeoutBefore { count }
             | Fault::TransportError { count }
             | Fault::ShortResponse { count }
-            | Fault::GarbledResponse { count } => Some(count),
+            | Fault::GarbledResponse { count }
+            | Fault::MoveAborted { count }
+            | Fault::MoveAbortedBefore { count }
+            | Fault::TruncatedResponse { count } => Some(count),
             Fault::PreventRemoval { .. } | Fault::NoDvcid | Fault::NoVoltag => None,
         }
     }
@@ -163,6 +190,9 @@ impl Fault {
             Fault::TransportError { .. } => Fault::TransportError { count: n },
             Fault::ShortResponse { .. } => Fault::ShortResponse { count: n },
             Fault::GarbledResponse { .. } => Fault::GarbledResponse { count: n },
+            Fault::MoveAborted { .. } => Fault::MoveAborted { count: n },
+            Fault::MoveAbortedBefore { .. } => Fault::MoveAbortedBefore { count: n },
+            Fault::TruncatedResponse { .. } => Fault::TruncatedResponse { count: n },
             sticky @ (Fault::PreventRemoval { .. } | Fault::NoDvcid | Fault::NoVoltag) => sticky,
         }
     }
@@ -212,6 +242,9 @@ impl Fault {
             "garbled-response" => Fault::GarbledResponse { count: n },
             "no-dvcid" => Fault::NoDvcid,
             "no-voltag" => Fault::NoVoltag,
+            "move-aborted" => Fault::MoveAborted { count: n },
+            "move-aborted-before" => Fault::MoveAbortedBefore { count: n },
+            "truncated-response" => Fault::TruncatedResponse { count: n },
             other => {
                 return Err(format!(
                     "unknown fault `{other}` (expected one of {})",
@@ -305,6 +338,9 @@ mod tests {
             Fault::GarbledResponse { count: 1 },
             Fault::NoDvcid,
             Fault::NoVoltag,
+            Fault::MoveAborted { count: 1 },
+            Fault::MoveAbortedBefore { count: 2 },
+            Fault::TruncatedResponse { count: 3 },
         ];
         assert_eq!(all.len(), Fault::NAMES.len());
         for f in all {

@@ -387,12 +387,47 @@ fn read_element_status(state: &mut SimState, cdb: &[u8], buf: &mut [u8]) -> Repl
         // tgt 1.0.85 sends BYTE COUNT OF REPORT AVAILABLE bytes in all, header included.
         data.truncate(data.len().saturating_sub(8));
     }
+    if state
+        .take_fault(|f| matches!(f, Fault::TruncatedResponse { .. }))
+        .is_some()
+    {
+        truncate_last_descriptor(&mut data, req.allocation.min(buf.len()));
+    }
     send(buf, &data, req.allocation)
+}
+
+/// Cuts what would be sent of `reply` (at most `limit` bytes) by more than half an element
+/// descriptor, and always by more than 8 bytes, so the transfer stops inside a descriptor and
+/// cannot pass for tgt's 8 missing bytes.
+fn truncate_last_descriptor(reply: &mut Vec<u8>, limit: usize) {
+    let field = |at: usize, len: usize| {
+        reply
+            .get(at..at + len)
+            .map(|b| b.iter().fold(0usize, |n, x| n << 8 | usize::from(*x)))
+    };
+    let mut descriptor_length = 0;
+    let mut page = 8;
+    while let (Some(length), Some(bytes)) = (field(page + 2, 2), field(page + 5, 3)) {
+        if bytes > 0 {
+            descriptor_length = length;
+        }
+        page += 8 + bytes;
+    }
+    let sent = reply.len().min(limit);
+    reply.truncate(sent.saturating_sub((descriptor_length / 2 + 1).max(9)));
 }
 
 fn refused(e: MoveError) -> Reply {
     let (key, code) = e.sense();
     Reply::check(key, code)
+}
+
+/// TASK ABORTED: no sense, the command ended by task management.
+fn task_aborted() -> Reply {
+    Reply {
+        status: crate::transport::status::TASK_ABORTED,
+        ..Reply::good(0)
+    }
 }
 
 /// Faults that fire on a move before the library looks at its state.
@@ -402,6 +437,12 @@ fn move_faults(state: &mut SimState) -> Option<Reply> {
         .is_some()
     {
         return Some(Reply::host(host::TIME_OUT));
+    }
+    if state
+        .take_fault(|f| matches!(f, Fault::MoveAbortedBefore { .. }))
+        .is_some()
+    {
+        return Some(task_aborted());
     }
     if state
         .take_fault(|f| matches!(f, Fault::SourceEmpty { .. }))
@@ -418,13 +459,19 @@ fn move_faults(state: &mut SimState) -> Option<Reply> {
     None
 }
 
-/// The move happened; a `move-timeout` fault hides that from the initiator.
+/// The move happened; a `move-timeout` or `move-aborted` fault hides that from the initiator.
 fn after_move(state: &mut SimState) -> Reply {
     if state
         .take_fault(|f| matches!(f, Fault::MoveTimeout { .. }))
         .is_some()
     {
         return Reply::host(host::TIME_OUT);
+    }
+    if state
+        .take_fault(|f| matches!(f, Fault::MoveAborted { .. }))
+        .is_some()
+    {
+        return task_aborted();
     }
     Reply::good(0)
 }
