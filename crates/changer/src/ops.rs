@@ -19,8 +19,9 @@ use crate::config::Effective;
 use crate::library::Library;
 use crate::signals::Stop;
 
-/// The least time left in the budget for which a move is started.
-pub const MIN_TIME_FOR_A_MOVE: Duration = Duration::from_secs(20);
+/// The least time left in the budget for which a move is started (the driver's own rule for a
+/// move it sends once more).
+pub use scsi_changer::changer::MIN_TIME_FOR_A_MOVE;
 
 /// The least time left in the budget for which INITIALIZE ELEMENT STATUS is started: a
 /// barcode scan of a physical library takes a minute or more, and aborting one is worse than
