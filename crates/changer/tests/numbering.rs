@@ -487,3 +487,30 @@ Data Transfer Element 0:Empty
         );
     }
 }
+
+/// A library too large for one READ ELEMENT STATUS, with a gap in its addresses exactly where
+/// the second request would start, that refuses a starting address in a gap: every slot is
+/// still read (the next request starts at an address the library reported).
+#[test]
+fn a_strict_library_with_a_gap_at_a_request_boundary_is_read_whole() {
+    let slots = 1300usize;
+    let mut text = String::from("# sim: strict-addresses\n");
+    // With volume tags 1259 descriptors of 52 bytes fill a 64 KiB reply; slot 1260 on sits
+    // 5 addresses further.
+    for n in 1260..=slots {
+        text.push_str(&format!("# sim: slot {n} address={}\n", 1000 + n - 1 + 5));
+    }
+    text.push_str(&format!(
+        "  Storage Changer /dev/sg3:1 Drives, {slots} Slots ( 0 Import/Export )\nData Transfer Element 0:Empty\n"
+    ));
+    for n in 1..=slots {
+        text.push_str(&format!("      Storage Element {n}:Full :VolumeTag={}\n", tag_of_slot(n)));
+    }
+    let lib = Lib::new(&text, "");
+    let o = lib.run(&["listall"]);
+    assert_eq!(status(&o), 0, "{}", stderr(&o));
+    let view = parse_listall(&stdout(&o));
+    assert_eq!(view.slots.len(), slots);
+    assert_eq!(view.slots[&1300], Some(tag_of_slot(1300)));
+    assert_eq!(stdout(&lib.run(&["slots"])), format!("{slots}\n"));
+}
