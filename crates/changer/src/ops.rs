@@ -102,9 +102,12 @@ pub enum OpError {
         /// What the drive said last.
         state: String,
     },
-    /// SIGTERM arrived (Bareos' Maximum Changer Wait expired); what was under way finished.
-    #[error("stopped by SIGTERM (Maximum Changer Wait expired?) after {done}")]
+    /// SIGTERM (Bareos' Maximum Changer Wait expired) or SIGINT arrived; what was under way
+    /// finished.
+    #[error("stopped by {by} after {done}")]
     Stopped {
+        /// The signal ([`Stop::cause`]).
+        by: String,
         /// What had completed.
         done: String,
     },
@@ -520,6 +523,7 @@ impl Session {
             }
             if self.stop.requested() {
                 return Err(OpError::Stopped {
+                    by: self.stop.cause(),
                     done: format!(
                         "the load: the cartridge is in drive {}, which was not ready yet ({state})",
                         drive.0
@@ -616,6 +620,7 @@ impl Session {
     ) -> Result<(), OpError> {
         if self.stop.requested() {
             return Err(OpError::Stopped {
+                by: self.stop.cause(),
                 done: "nothing: the move was not started".into(),
             });
         }
@@ -643,6 +648,7 @@ impl Session {
                 Err(e) => format!("failed: {e}"),
             };
             return Err(OpError::Stopped {
+                by: self.stop.cause(),
                 done: format!("the move {} -> {} ({outcome})", source.1, destination.1),
             });
         }
@@ -663,6 +669,7 @@ impl Session {
         while Instant::now() < until {
             if self.stop.requested() {
                 return Err(OpError::Stopped {
+                    by: self.stop.cause(),
                     done: "a configured pause".into(),
                 });
             }
