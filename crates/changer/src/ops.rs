@@ -242,14 +242,20 @@ impl Session {
             voltag: true,
             dvcid: false,
         };
-        let storage = self
+        // Both types' requests go out together (one round trip on sg, not one per request).
+        let mut lists = self
             .lib
             .changer
-            .read_type(&g.page, ElementType::Storage, tags)?;
-        let drives = self
-            .lib
-            .changer
-            .read_type(&g.page, ElementType::DataTransfer, tags)?;
+            .read_types(
+                &g.page,
+                &[
+                    (ElementType::Storage, tags),
+                    (ElementType::DataTransfer, tags),
+                ],
+            )?
+            .into_iter();
+        let storage = lists.next().unwrap_or_default();
+        let drives = lists.next().unwrap_or_default();
         let (first, count) = g.page.range(ElementType::ImportExport);
         let import_export = (0..count)
             .filter_map(|k| first.0.checked_add(k))
