@@ -123,9 +123,12 @@ pub enum OpError {
         /// What the drive said last.
         state: String,
     },
-    /// SIGTERM arrived (Bareos' Maximum Changer Wait expired); what was under way finished.
-    #[error("stopped by SIGTERM (Maximum Changer Wait expired?) after {done}")]
+    /// SIGTERM (Bareos' Maximum Changer Wait expired) or SIGINT arrived; what was under way
+    /// finished.
+    #[error("stopped by {by} after {done}")]
     Stopped {
+        /// The signal ([`Stop::cause`]).
+        by: String,
         /// What had completed.
         done: String,
     },
@@ -523,6 +526,7 @@ impl Session {
             };
             if self.stop.requested() {
                 return Err(OpError::Stopped {
+                    by: self.stop.cause(),
                     done: format!(
                         "the load: the cartridge is in drive {}, which was not ready yet ({state})",
                         drive.0
@@ -613,6 +617,7 @@ impl Session {
     ) -> Result<(), OpError> {
         if self.stop.requested() {
             return Err(OpError::Stopped {
+                by: self.stop.cause(),
                 done: "nothing: the move was not started".into(),
             });
         }
@@ -633,6 +638,7 @@ impl Session {
                 Err(e) => format!("failed: {e}"),
             };
             return Err(OpError::Stopped {
+                by: self.stop.cause(),
                 done: format!("the move {} -> {} ({outcome})", source.1, destination.1),
             });
         }
@@ -653,6 +659,7 @@ impl Session {
         while Instant::now() < until {
             if self.stop.requested() {
                 return Err(OpError::Stopped {
+                    by: self.stop.cause(),
                     done: "a configured pause".into(),
                 });
             }

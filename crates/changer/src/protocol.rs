@@ -222,7 +222,10 @@ fn execute(
         Err(e) => return fail(format!("{e}\n")),
     };
     if stop.requested() {
-        return fail("stopped by SIGTERM before anything was done\n".into());
+        return fail(format!(
+            "stopped by {} before anything was done\n",
+            stop.cause()
+        ));
     }
     let mut session = Session {
         lib,

@@ -372,3 +372,185 @@ fn st_sees_the_new_tape_after_a_load() {
     let o = r.run(&["unload", second, nst, "0"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 }
+
+/// A `netem` delay on the guest's loopback, which carries the iSCSI session: every SCSI command
+/// takes at least two delays. Removed on drop.
+struct SlowLink;
+
+impl SlowLink {
+    fn new(delay_ms: u32) -> SlowLink {
+        // The module comes from the guest kernel's tree, or the rig cache as scripts/bench finds it.
+        let load = "[ -d /sys/module/sch_netem ] || modprobe sch_netem 2>/dev/null || \
+                    insmod $(find \"${VTL_CACHE:-/var/tmp/changer-rig}\" \
+                    -path \"*/$(uname -r)/*\" -name sch_netem.ko | head -n 1)";
+        let _ = Command::new("sh").args(["-c", load]).status();
+        let added = Command::new("tc")
+            .args(["qdisc", "add", "dev", "lo", "root", "netem", "delay"])
+            .arg(format!("{delay_ms}ms"))
+            .status()
+            .unwrap();
+        assert!(added.success(), "netem is not available in this guest");
+        SlowLink
+    }
+}
+
+impl Drop for SlowLink {
+    fn drop(&mut self) {
+        let _ = Command::new("tc")
+            .args(["qdisc", "del", "dev", "lo", "root"])
+            .status();
+    }
+}
+
+/// The changer's `(iorequest_cnt, iodone_cnt)`: commands the SCSI mid-layer dispatched to it
+/// and commands that came back, whoever sent them.
+fn io_counts(sg: &str) -> (u64, u64) {
+    let name = std::path::Path::new(sg)
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap();
+    let read = |what: &str| {
+        let text = std::fs::read_to_string(format!("/sys/class/scsi_generic/{name}/device/{what}"))
+            .unwrap();
+        u64::from_str_radix(text.trim().trim_start_matches("0x"), 16).unwrap()
+    };
+    (read("iorequest_cnt"), read("iodone_cnt"))
+}
+
+/// Runs `args` and returns how many commands it sent to the changer.
+fn commands_of(r: &Rig, args: &[&str], human: bool) -> u64 {
+    let before = io_counts(&r.sg).0;
+    let o = if human { r.human(args) } else { r.run(args) };
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    io_counts(&r.sg).0 - before
+}
+
+/// Starts `args`, waits until its `last`-th command — the MOVE MEDIUM, which ends the command —
+/// is under way, sends it `signal`, and returns its output. With `stop`, the process is stopped
+/// (SIGSTOP) while the MOVE is outstanding and continued (SIGCONT) only after the MOVE has
+/// completed, so an interrupted SG_IO that the kernel restarts sends the MOVE again.
+fn signal_during_the_move(r: &Rig, args: &[&str], human: bool, last: u64, stop: bool) -> Output {
+    let bin =
+        std::env::var("CHANGER_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_changer").to_owned());
+    let mut cmd = Command::new(bin);
+    if !human {
+        cmd.arg(&r.sg);
+    }
+    let (requested, _) = io_counts(&r.sg);
+    let child = cmd
+        .args(args)
+        .env("CHANGER_CONFIG", &r.config)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id().to_string();
+    let kill = |signal: &str| {
+        assert!(
+            Command::new("kill")
+                .args([signal, &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+    };
+    let started = std::time::Instant::now();
+    let wait_for = |what: &str, done: &dyn Fn((u64, u64)) -> bool| {
+        while !done(io_counts(&r.sg)) {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(60),
+                "timed out waiting for {what}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+    };
+    let move_sent = requested + last;
+    wait_for("the MOVE to be sent", &|(req, _)| req >= move_sent);
+    let (_, done) = io_counts(&r.sg);
+    assert!(
+        done < move_sent,
+        "the MOVE completed before the signal could be sent: raise the delay"
+    );
+    if stop {
+        kill("-STOP");
+        let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        assert!(
+            state
+                .rsplit_once(") ")
+                .is_some_and(|(_, s)| s.starts_with('T')),
+            "not stopped: {state}"
+        );
+        wait_for("the MOVE to complete", &|(_, done)| done >= move_sent);
+        kill("-CONT");
+    } else {
+        kill(if human { "-INT" } else { "-TERM" });
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// A stopped process whose SG_IO was interrupted is continued by the kernel with the same
+/// ioctl, which sends the MOVE a second time (it fails: source empty). Sending commands through
+/// sg's write()/read() interface leaves nothing to restart but the wait.
+#[test]
+fn a_stop_and_continue_during_a_move_sends_it_once() {
+    let Some(r) = rig() else { return };
+    let before = r.listall();
+    let from = r.full_slot().to_string();
+    let to = r.empty_slot("S:").to_string();
+    // Undisturbed, there and back: how many commands a transfer sends; the MOVE is the last.
+    let there = commands_of(&r, &["transfer", &from, &to], false);
+    let back = commands_of(&r, &["transfer", &to, &from], false);
+    assert_eq!(there, back);
+    let o = {
+        let _slow = SlowLink::new(300);
+        let (sent_before, _) = io_counts(&r.sg);
+        let o = signal_during_the_move(&r, &["transfer", &from, &to], false, there, true);
+        let sent = io_counts(&r.sg).0 - sent_before;
+        assert_eq!(
+            (o.status.code(), sent),
+            (Some(0), there),
+            "one MOVE, and success: {}",
+            text(&o)
+        );
+        o
+    };
+    assert_eq!(out(&o), "");
+    let moved = r.listall();
+    assert!(
+        moved.contains(&format!("S:{to}:F")) && moved.contains(&format!("S:{from}:E")),
+        "{moved}"
+    );
+    let o = r.run(&["transfer", &to, &from]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(r.listall(), before);
+}
+
+/// Ctrl-C during `changer move` lets the move finish, says how it ended, and exits non-zero;
+/// it does not kill the process with the robot's outcome unreported.
+#[test]
+fn an_interrupt_during_a_human_move_reports_the_move_and_fails() {
+    let Some(r) = rig() else { return };
+    let before = r.listall();
+    let from = r.full_slot().to_string();
+    let to = r.empty_slot("S:").to_string();
+    let there = commands_of(&r, &["move", &r.sg, &from, &to], true);
+    let back = commands_of(&r, &["move", &r.sg, &to, &from], true);
+    assert_eq!(there, back);
+    let o = {
+        let _slow = SlowLink::new(300);
+        signal_during_the_move(&r, &["move", &r.sg, &from, &to], true, there, false)
+    };
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        stderr.contains("stopped by SIGINT") && stderr.contains("completed"),
+        "{}",
+        text(&o)
+    );
+    let moved = r.listall();
+    assert!(moved.contains(&format!("S:{to}:F")), "{moved}");
+    let o = r.human(&["move", &r.sg, &to, &from]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(r.listall(), before);
+}

@@ -14,7 +14,7 @@ use crate::inventory::Inventory;
 use crate::quirks::Quirks;
 use crate::retry::{self, Idempotence, Observed, Request, RetryPolicy, TimeoutUse};
 use crate::sense::{SenseKey, asc};
-use crate::transport::Transport;
+use crate::transport::{Command, DataDirection, Transport};
 
 /// Timeouts per command class (docs/config.md). They travel with each command.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,6 +53,10 @@ pub const MIN_TIME_FOR_A_MOVE: Duration = Duration::from_secs(20);
 
 /// Largest allocation length the driver asks for: some changers read only 16 bits of the field.
 pub const MAX_ALLOCATION: usize = 0xffff;
+
+/// Most READ ELEMENT STATUS requests sent ahead at once (64 KiB of buffer each): a 65,535-element
+/// library with 52-byte descriptors needs 53.
+const MAX_AHEAD: usize = 64;
 
 /// What to read in [`Changer::read_elements`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -246,6 +250,27 @@ impl<T: Transport> Changer<T> {
         options: ReadOptions,
         allocation: usize,
     ) -> Result<ElementStatusReply, Error> {
+        self.read_element_status_with(
+            element_type,
+            start,
+            count,
+            options,
+            allocation,
+            &mut ReadAhead::default(),
+        )
+    }
+
+    /// [`Changer::read_element_status_once`], answered from `ahead` when the same CDB was sent
+    /// ahead and came back GOOD.
+    fn read_element_status_with(
+        &mut self,
+        element_type: ElementType,
+        start: ElementAddress,
+        count: u16,
+        options: ReadOptions,
+        allocation: usize,
+        ahead: &mut ReadAhead,
+    ) -> Result<ElementStatusReply, Error> {
         let allocation = allocation.clamp(8, MAX_ALLOCATION);
         let request = ReadElementStatus {
             element_type,
@@ -256,18 +281,20 @@ impl<T: Transport> Changer<T> {
             dvcid: options.dvcid,
             allocation_length: allocation as u32,
         };
-        // dxfer_len equals the allocation length: tgt sends stale bytes past a shorter
-        // allocation otherwise, and rejects a smaller buffer.
-        let mut buf = std::mem::take(&mut self.scratch);
-        buf.clear();
-        buf.resize(allocation, 0);
+        let cdb = cdb::read_element_status(&request);
         let op = "READ ELEMENT STATUS";
-        let n = self.read(
-            op,
-            &cdb::read_element_status(&request),
-            self.timeouts.read_element_status,
-            &mut buf,
-        )?;
+        let (buf, n) = match ahead.take(&cdb) {
+            Some(reply) => reply,
+            None => {
+                // dxfer_len equals the allocation length: tgt sends stale bytes past a shorter
+                // allocation otherwise, and rejects a smaller buffer.
+                let mut buf = std::mem::take(&mut self.scratch);
+                buf.clear();
+                buf.resize(allocation, 0);
+                let n = self.read(op, &cdb, self.timeouts.read_element_status, &mut buf)?;
+                (buf, n)
+            }
+        };
         let decoded = overflow_corrected_length(&buf, n)
             .and_then(|n| decode_element_status(&buf[..n], allocation));
         self.scratch = buf;
@@ -288,22 +315,38 @@ impl<T: Transport> Changer<T> {
         count: u16,
         options: ReadOptions,
     ) -> Result<Vec<ElementStatus>, Error> {
+        self.read_elements_with(
+            element_type,
+            start,
+            count,
+            options,
+            &mut ReadAhead::default(),
+        )
+    }
+
+    /// [`Changer::read_elements`], taking the replies it needs from `ahead` when they are there.
+    fn read_elements_with(
+        &mut self,
+        element_type: ElementType,
+        start: ElementAddress,
+        count: u16,
+        options: ReadOptions,
+        ahead: &mut ReadAhead,
+    ) -> Result<Vec<ElementStatus>, Error> {
         let count = usize::from(count);
         let mut out: Vec<ElementStatus> = Vec::with_capacity(count);
         let mut next = start;
-        // Descriptor length until the device tells: 12 + VolTag 36 + identifier header 4 (+ 34
-        // for a T10 vendor-ID based identifier).
-        let mut stride =
-            12 + if options.voltag { 36 } else { 0 } + 4 + if options.dvcid { 34 } else { 0 };
+        let mut stride = guessed_descriptor_length(options);
         while out.len() < count {
             let want = count - out.len();
-            let ask = want.min((MAX_ALLOCATION - 16) / stride).max(1);
-            let reply = self.read_element_status_once(
+            let ask = want.min(elements_per_request(stride));
+            let reply = self.read_element_status_with(
                 element_type,
                 next,
                 ask as u16,
                 options,
                 MAX_ALLOCATION,
+                ahead,
             )?;
             if let Some(len) = reply.descriptor_length.filter(|&l| l > 0) {
                 stride = usize::from(len);
@@ -337,17 +380,34 @@ impl<T: Transport> Changer<T> {
         element_type: ElementType,
         options: ReadOptions,
     ) -> Result<Vec<ElementStatus>, Error> {
+        self.read_type_with(page, element_type, options, &mut ReadAhead::default())
+    }
+
+    /// The options a read of `options` really uses: no volume tags once the library said it
+    /// has no reader.
+    fn effective(&self, options: ReadOptions) -> ReadOptions {
+        ReadOptions {
+            voltag: options.voltag && self.voltag_supported,
+            ..options
+        }
+    }
+
+    /// [`Changer::read_type`], taking the replies it needs from `ahead` when they are there.
+    fn read_type_with(
+        &mut self,
+        page: &ElementAddressAssignment,
+        element_type: ElementType,
+        options: ReadOptions,
+        ahead: &mut ReadAhead,
+    ) -> Result<Vec<ElementStatus>, Error> {
         let (first, count) = page.range(element_type);
         if count == 0 {
             return Ok(Vec::new());
         }
         // Some libraries' first address is not where the type starts (mhVTL shifts
         // overlapping ranges); start at the page's value and trust what comes back.
-        let options = ReadOptions {
-            voltag: options.voltag && self.voltag_supported,
-            ..options
-        };
-        match self.read_elements(element_type, first, count, options) {
+        let options = self.effective(options);
+        match self.read_elements_with(element_type, first, count, options, ahead) {
             Err(Error::Sense { sense, .. })
                 if options.voltag
                     && sense.key == SenseKey::IllegalRequest
@@ -373,6 +433,136 @@ impl<T: Transport> Changer<T> {
         }
     }
 
+    /// Every element of each type in `wanted`, exactly as [`Changer::read_type`] reads them
+    /// one after the other, in fewer round trips: the READ ELEMENT STATUS requests the reading
+    /// will most likely send are planned from page 1Dh and sent together first
+    /// ([`Transport::execute_many`]: on sg, all in flight at once). The reading then runs as
+    /// [`Changer::read_type`] does and takes each reply from those sent ahead when one has the
+    /// very CDB it would send — so the result is the sequential read's by construction — and
+    /// sends what the plan did not foresee (addresses with gaps, descriptors longer than
+    /// assumed, a device that cut its reply early) itself, one after the other.
+    ///
+    /// A reply sent ahead that is not GOOD is not used: the reading sends that request again
+    /// through the retry policy, which then sees the device's answer (UNIT ATTENTION, NOT
+    /// READY, a rejected VOLTAG …) as it would have without the read-ahead.
+    pub fn read_types(
+        &mut self,
+        page: &ElementAddressAssignment,
+        wanted: &[(ElementType, ReadOptions)],
+    ) -> Result<Vec<Vec<ElementStatus>>, Error> {
+        let plan = self.plan(page, wanted);
+        let mut ahead = self.send_ahead(&plan);
+        let lists = wanted
+            .iter()
+            .map(|&(element_type, options)| {
+                self.read_type_with(page, element_type, options, &mut ahead)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if !ahead.replies.is_empty() {
+            tracing::debug!(
+                device = self.device(),
+                unused = ahead.replies.len(),
+                sent = plan.len(),
+                "replies read ahead and not needed: the elements are not where page 1Dh suggests"
+            );
+        }
+        Ok(lists)
+    }
+
+    /// The CDBs [`Changer::read_type`] sends for each of `wanted` when each type's addresses
+    /// run without gaps from page 1Dh's first address and every descriptor has the length
+    /// assumed before the device tells it.
+    fn plan(
+        &self,
+        page: &ElementAddressAssignment,
+        wanted: &[(ElementType, ReadOptions)],
+    ) -> Vec<[u8; 12]> {
+        let mut plan = Vec::new();
+        for &(element_type, options) in wanted {
+            let options = self.effective(options);
+            let (first, count) = page.range(element_type);
+            let per = elements_per_request(guessed_descriptor_length(options));
+            let mut planned = 0usize;
+            while planned < usize::from(count) && plan.len() < MAX_AHEAD {
+                let Some(start) = u16::try_from(planned)
+                    .ok()
+                    .and_then(|k| first.0.checked_add(k))
+                else {
+                    break;
+                };
+                let ask = (usize::from(count) - planned).min(per);
+                plan.push(cdb::read_element_status(&ReadElementStatus {
+                    element_type,
+                    voltag: options.voltag,
+                    starting_address: ElementAddress(start),
+                    number_of_elements: ask as u16,
+                    curdata: false,
+                    dvcid: options.dvcid,
+                    allocation_length: MAX_ALLOCATION as u32,
+                }));
+                planned += ask;
+            }
+        }
+        plan
+    }
+
+    /// Sends the READ ELEMENT STATUS requests of `plan` together and keeps the replies the
+    /// retry policy accepts at once. Nothing is sent for a plan of one request (the reading
+    /// sends it anyway) or when the deadline has passed (the reading reports it).
+    fn send_ahead(&mut self, plan: &[[u8; 12]]) -> ReadAhead {
+        let mut ahead = ReadAhead::default();
+        let now = Instant::now();
+        if plan.len() < 2 || self.deadline.is_some_and(|d| now >= d) {
+            return ahead;
+        }
+        // As retry::execute does: an attempt never outlives the deadline.
+        let timeout = match self.deadline {
+            Some(d) => self
+                .timeouts
+                .read_element_status
+                .min(d.saturating_duration_since(now).max(Duration::from_secs(1))),
+            None => self.timeouts.read_element_status,
+        };
+        let mut buffers: Vec<Vec<u8>> = plan.iter().map(|_| vec![0u8; MAX_ALLOCATION]).collect();
+        let results = {
+            let mut commands: Vec<Command<'_>> = plan
+                .iter()
+                .zip(buffers.iter_mut())
+                .map(|(cdb, buf)| Command {
+                    cdb,
+                    data: DataDirection::FromDevice(buf),
+                    timeout,
+                })
+                .collect();
+            self.transport.execute_many(&mut commands)
+        };
+        for ((cdb, buf), result) in plan.iter().zip(buffers).zip(results) {
+            match result {
+                Ok(completion) => {
+                    match retry::accepted(&self.policy, &mut self.observed, &completion, buf.len()) {
+                        Some(n) => {
+                            tracing::debug!(op = "READ ELEMENT STATUS", transferred = n,
+                                duration = ?completion.duration, "done (sent ahead)");
+                            ahead.replies.push((*cdb, buf, n));
+                        }
+                        None => tracing::debug!(
+                            device = self.device(),
+                            status = completion.status,
+                            host_status = completion.host_status,
+                            "a READ ELEMENT STATUS sent ahead was not GOOD; it is sent again"
+                        ),
+                    }
+                }
+                Err(e) => tracing::debug!(
+                    device = self.device(),
+                    error = %e,
+                    "a READ ELEMENT STATUS could not be sent ahead; it is sent again"
+                ),
+            }
+        }
+        ahead
+    }
+
     /// A full inventory: page 1Dh, then storage, import/export and drives with volume tags, and
     /// the transport. `with_transport = false` skips the transport page and uses the page's
     /// first transport address instead (one command less).
@@ -396,16 +586,24 @@ impl<T: Transport> Changer<T> {
             voltag: true,
             dvcid: false,
         };
+        let plain = ReadOptions {
+            voltag: false,
+            dvcid: false,
+        };
+        let mut wanted = vec![
+            (ElementType::Storage, tags),
+            (ElementType::ImportExport, tags),
+            (ElementType::DataTransfer, tags),
+        ];
+        if with_transport {
+            wanted.push((ElementType::MediumTransport, plain));
+        }
         // One list per type, kept as read: a 3200-slot library is not copied around.
-        let storage = self.read_type(&page, ElementType::Storage, tags)?;
-        let import_export = self.read_type(&page, ElementType::ImportExport, tags)?;
-        let drives = self.read_type(&page, ElementType::DataTransfer, tags)?;
+        let mut lists = self.read_types(&page, &wanted)?.into_iter();
+        let mut next = || lists.next().unwrap_or_default();
+        let (storage, import_export, drives) = (next(), next(), next());
         let transports = if with_transport {
-            let plain = ReadOptions {
-                voltag: false,
-                dvcid: false,
-            };
-            self.read_type(&page, ElementType::MediumTransport, plain)?
+            next()
         } else if page.medium_transports > 0 {
             vec![ElementStatus::empty(
                 ElementType::MediumTransport,
@@ -691,6 +889,33 @@ impl<T: Transport> Changer<T> {
         )
         .map(|_| ())
     }
+}
+
+/// READ ELEMENT STATUS replies that came back GOOD from requests sent ahead: (CDB, buffer,
+/// bytes transferred). Each is used at most once, for the request with that very CDB.
+#[derive(Debug, Default)]
+struct ReadAhead {
+    replies: Vec<([u8; 12], Vec<u8>, usize)>,
+}
+
+impl ReadAhead {
+    fn take(&mut self, cdb: &[u8; 12]) -> Option<(Vec<u8>, usize)> {
+        let i = self.replies.iter().position(|(c, _, _)| c == cdb)?;
+        let (_, buf, n) = self.replies.swap_remove(i);
+        Some((buf, n))
+    }
+}
+
+/// Descriptor length assumed until the device tells: 12 + VolTag 36 + identifier header 4
+/// (+ 34 for a T10 vendor-ID based identifier).
+fn guessed_descriptor_length(options: ReadOptions) -> usize {
+    12 + if options.voltag { 36 } else { 0 } + 4 + if options.dvcid { 34 } else { 0 }
+}
+
+/// Elements asked for in one request with descriptors of `stride` bytes: as many as a 64 KiB
+/// allocation holds after the two headers.
+fn elements_per_request(stride: usize) -> usize {
+    ((MAX_ALLOCATION - 16) / stride.max(1)).max(1)
 }
 
 /// The bytes of a READ ELEMENT STATUS reply that are really there, or an error when the

@@ -367,6 +367,34 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
+/// For a command sent outside [`execute`] (reads sent together through
+/// [`Transport::execute_many`]): counts it in `observed` as [`execute`] would, and returns the
+/// data-in bytes transferred when [`execute`] would have accepted `completion` at once.
+/// `None` means: send the command again through [`execute`], which applies the policy to what
+/// the device answers then (a UNIT ATTENTION seen here is recorded, as the device reports it
+/// only once).
+pub fn accepted(
+    policy: &RetryPolicy,
+    observed: &mut Observed,
+    completion: &Completion,
+    buffer_len: usize,
+) -> Option<usize> {
+    observed.commands += 1;
+    match classify(completion, &policy.quirks) {
+        Verdict::Good => {
+            let transferred = buffer_len.saturating_sub(completion.resid);
+            observed.bytes_in += transferred as u64;
+            Some(transferred)
+        }
+        Verdict::Attention(sense) => {
+            observed.unit_attention = true;
+            observed.last_attention = Some(sense);
+            None
+        }
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

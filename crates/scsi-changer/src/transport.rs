@@ -35,6 +35,15 @@ impl DataDirection<'_> {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// The same buffer, borrowed for a shorter time.
+    pub fn reborrow(&mut self) -> DataDirection<'_> {
+        match self {
+            DataDirection::None => DataDirection::None,
+            DataDirection::FromDevice(b) => DataDirection::FromDevice(b),
+            DataDirection::ToDevice(b) => DataDirection::ToDevice(b),
+        }
+    }
 }
 
 /// One SCSI command: CDB, data buffer and the timeout that belongs to it.
@@ -46,6 +55,17 @@ pub struct Command<'a> {
     pub data: DataDirection<'a>,
     /// How long the device may take before the command is aborted.
     pub timeout: Duration,
+}
+
+impl Command<'_> {
+    /// The same command, its buffer borrowed for a shorter time (to send it from a slice).
+    pub fn reborrow(&mut self) -> Command<'_> {
+        Command {
+            cdb: self.cdb,
+            data: self.data.reborrow(),
+            timeout: self.timeout,
+        }
+    }
 }
 
 /// SCSI status byte values (SAM-5) the driver distinguishes.
@@ -135,6 +155,17 @@ pub trait Transport {
     /// [`Completion`].
     fn execute(&mut self, cmd: Command<'_>) -> std::io::Result<Completion>;
 
+    /// Sends every command of `cmds` and waits for all of them; result `i` belongs to
+    /// `cmds[i]`. A transport that can keep several commands in flight at once (sg's
+    /// asynchronous interface) does, so their round trips overlap; the order in which the
+    /// device sees them is then unspecified, so only commands that do not depend on each
+    /// other (reads) belong in one call. By default they are sent one after the other.
+    fn execute_many(&mut self, cmds: &mut [Command<'_>]) -> Vec<std::io::Result<Completion>> {
+        cmds.iter_mut()
+            .map(|cmd| self.execute(cmd.reborrow()))
+            .collect()
+    }
+
     /// A name for messages: the device path (`/dev/sg3`, `sim:/tmp/lib.txt`).
     fn name(&self) -> &str;
 }
@@ -142,6 +173,10 @@ pub trait Transport {
 impl<T: Transport + ?Sized> Transport for Box<T> {
     fn execute(&mut self, cmd: Command<'_>) -> std::io::Result<Completion> {
         (**self).execute(cmd)
+    }
+
+    fn execute_many(&mut self, cmds: &mut [Command<'_>]) -> Vec<std::io::Result<Completion>> {
+        (**self).execute_many(cmds)
     }
 
     fn name(&self) -> &str {
@@ -152,6 +187,10 @@ impl<T: Transport + ?Sized> Transport for Box<T> {
 impl<T: Transport + ?Sized> Transport for &mut T {
     fn execute(&mut self, cmd: Command<'_>) -> std::io::Result<Completion> {
         (**self).execute(cmd)
+    }
+
+    fn execute_many(&mut self, cmds: &mut [Command<'_>]) -> Vec<std::io::Result<Completion>> {
+        (**self).execute_many(cmds)
     }
 
     fn name(&self) -> &str {
