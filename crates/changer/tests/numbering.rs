@@ -493,8 +493,14 @@ Data Transfer Element 0:Empty
 /// still read (the next request starts at an address the library reported).
 #[test]
 fn a_strict_library_with_a_gap_at_a_request_boundary_is_read_whole() {
+    for answer in ["", " asc=24"] {
+        strict_library_with_a_gap_at_a_request_boundary(answer);
+    }
+}
+
+fn strict_library_with_a_gap_at_a_request_boundary(answer: &str) {
     let slots = 1300usize;
-    let mut text = String::from("# sim: strict-addresses\n");
+    let mut text = format!("# sim: strict-addresses{answer}\n");
     // With volume tags 1259 descriptors of 52 bytes fill a 64 KiB reply; slot 1260 on sits
     // 5 addresses further.
     for n in 1260..=slots {
@@ -504,7 +510,10 @@ fn a_strict_library_with_a_gap_at_a_request_boundary_is_read_whole() {
         "  Storage Changer /dev/sg3:1 Drives, {slots} Slots ( 0 Import/Export )\nData Transfer Element 0:Empty\n"
     ));
     for n in 1..=slots {
-        text.push_str(&format!("      Storage Element {n}:Full :VolumeTag={}\n", tag_of_slot(n)));
+        text.push_str(&format!(
+            "      Storage Element {n}:Full :VolumeTag={}\n",
+            tag_of_slot(n)
+        ));
     }
     let lib = Lib::new(&text, "");
     let o = lib.run(&["listall"]);

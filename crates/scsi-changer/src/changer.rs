@@ -337,20 +337,39 @@ impl<T: Transport> Changer<T> {
         let mut out: Vec<ElementStatus> = Vec::with_capacity(count);
         let mut next = start;
         let mut stride = guessed_descriptor_length(options);
+        // The previous request, while `next` is its last address + 1 rather than an address the
+        // device reported: that address may lie in a gap.
+        let mut guessed_from: Option<(ElementAddress, u16)> = None;
         while out.len() < count {
             let want = count - out.len();
             let ask = want.min(elements_per_request(stride));
-            let reply = self.read_element_status_with(
+            let reply = match self.read_element_status_with(
                 element_type,
                 next,
                 ask as u16,
                 options,
                 MAX_ALLOCATION,
                 ahead,
-            )?;
+            ) {
+                Ok(reply) => reply,
+                Err(e) if refuses_the_address(&e) && guessed_from.is_some() => {
+                    let Some((start, asked)) = guessed_from.take() else {
+                        return Err(e);
+                    };
+                    match self.next_element_after(element_type, start, asked, options, next)? {
+                        Some(address) => {
+                            next = address;
+                            continue;
+                        }
+                        None => break,
+                    }
+                }
+                Err(e) => return Err(e),
+            };
             if let Some(len) = reply.descriptor_length.filter(|&l| l > 0) {
                 stride = usize::from(len);
             }
+            let start = next;
             let before = out.len();
             for e in reply.elements {
                 if e.address >= next && out.len() < count {
@@ -359,18 +378,46 @@ impl<T: Transport> Changer<T> {
                 }
             }
             let got = out.len() - before;
+            guessed_from = None;
             match reply.cut_at {
                 // Cut by the allocation: continue at the descriptor that did not arrive whole.
                 Some(cut) if got > 0 => next = cut.max(next),
                 // The device has nothing more from here on.
                 _ if got < ask => break,
-                _ => {}
+                _ => guessed_from = Some((start, ask as u16)),
             }
             if got == 0 || next.0 == u16::MAX {
                 break;
             }
         }
         Ok(out)
+    }
+
+    /// The address of the first element at or after `after`, learnt by asking again from
+    /// `start` for one element more than the `asked` that came back: a strict library refuses
+    /// a starting address in a gap (05h/21h/01h, or 05h/24h/00h), and the address after the
+    /// last one received may be one. `None` when the library has no element there.
+    fn next_element_after(
+        &mut self,
+        element_type: ElementType,
+        start: ElementAddress,
+        asked: u16,
+        options: ReadOptions,
+        after: ElementAddress,
+    ) -> Result<Option<ElementAddress>, Error> {
+        let reply = self.read_element_status_once(
+            element_type,
+            start,
+            asked.saturating_add(1),
+            options,
+            MAX_ALLOCATION,
+        )?;
+        Ok(reply
+            .elements
+            .iter()
+            .map(|e| e.address)
+            .find(|&a| a >= after)
+            .or(reply.cut_at.filter(|&a| a >= after)))
     }
 
     /// Every element of one type, using the page-1Dh count.
@@ -539,7 +586,8 @@ impl<T: Transport> Changer<T> {
         for ((cdb, buf), result) in plan.iter().zip(buffers).zip(results) {
             match result {
                 Ok(completion) => {
-                    match retry::accepted(&self.policy, &mut self.observed, &completion, buf.len()) {
+                    match retry::accepted(&self.policy, &mut self.observed, &completion, buf.len())
+                    {
                         Some(n) => {
                             tracing::debug!(op = "READ ELEMENT STATUS", transferred = n,
                                 duration = ?completion.duration, "done (sent ahead)");
@@ -889,6 +937,14 @@ impl<T: Transport> Changer<T> {
         )
         .map(|_| ())
     }
+}
+
+/// Whether a READ ELEMENT STATUS was refused for its starting address: 05h/21h/01h, or
+/// 05h/24h/00h as mhVTL and some libraries answer.
+fn refuses_the_address(e: &Error) -> bool {
+    matches!(e, Error::Sense { sense, .. }
+        if sense.key == SenseKey::IllegalRequest
+            && (sense.is(asc::INVALID_ELEMENT_ADDRESS) || sense.is(asc::INVALID_FIELD_IN_CDB)))
 }
 
 /// READ ELEMENT STATUS replies that came back GOOD from requests sent ahead: (CDB, buffer,
