@@ -6,6 +6,8 @@
 # Environment:
 #   VTL_CACHE   guest kernel/initramfs/tape cache (default /var/tmp/changer-rig; built on first
 #               use from Debian's packages: apt-get download, never installed)
+#   VTL_UML_BROKEN=1  make UML fail to boot, as it would without the xstate shim on an AMX host:
+#               every phase then runs on the qemu fallback (vtl-run says so once per run)
 #   RIG_QEMU=1  also run the smoke checks with `--backend qemu` (qemu TCG; installs
 #               qemu-system-x86 on first use)
 #   RIG_PHASES  space-separated phase names to run (default: all; see the list below)
@@ -14,9 +16,11 @@
 #               side (each UML guest uses one CPU)
 #
 # Phases (each one guest boot unless noted). After `prepare`, the small-library lane (library-,
-# smoke-, quirks-, diff-, bacula-small) and the aws lane (library-, smoke-, udev-, diff-,
-# bacula-aws) run in parallel; the host check and the qemu phases come last.
-#   prepare            fetch/build the guest kernel + initramfs if needed, boot once (`true`)
+# smoke-, quirks-, diff-, bacula-small, backend-probe) and the aws lane (library-, smoke-,
+# udev-, diff-, bacula-aws) run in parallel; the host check and the qemu phases come last.
+# Phases use vtl-run's default backend (UML, or qemu where UML cannot boot).
+#   prepare            fetch/build the guest kernel + initramfs if needed, probe UML, boot once
+#                      (`true`)
 #   library-small      `mtx status | head -3` shows 2 drives, 12 slots (2 I/E)
 #   library-aws        `mtx status | head -3` shows 10 drives, 3200 slots (1600 I/E)
 #   smoke-small, smoke-aws       tests/rig/smoke.sh (inventory, device mapping, data path,
@@ -26,6 +30,8 @@
 #   diff-small         tests/rig/diff-selftest.sh (stock vs stock, three mutants caught)
 #   diff-aws           the same on the aws library with the loaded+1 and unload-elsewhere mutants
 #   bacula-small, bacula-aws     tests/rig/bacula-e2e.sh (label, backup, restore, compare)
+#   backend-probe      host side: tests/rig/backend-probe.sh (UML boots here; with UML broken,
+#                      the probe falls back to qemu and says so once; --backend is obeyed)
 #   director-model     host only: tests/rig/director-view.pl agrees with the shared
 #                      compat-corpus model on every corpus list/listall file (skipped when
 #                      ../shared/compat-corpus is absent)
@@ -46,10 +52,10 @@ t_all=${EPOCHREALTIME/./}
 want_phase() { [ -z "${RIG_PHASES:-}" ] || [[ " $RIG_PHASES " == *" $1 "* ]]; }
 secs() { local d=$((${EPOCHREALTIME/./} - $1)); printf '%d.%01d' $((d / 1000000)) $((d / 100000 % 10)); }
 
-# library_header BACKEND LIBRARY EXPECTED: the issue's own check, verbatim.
+# library_header BACKEND LIBRARY EXPECTED: the issue's own check, verbatim (BACKEND "" = default).
 library_header() {
 	local out
-	out=$("$vtl" --backend "$1" --library "$2" --times -- sh -c 'mtx -f $CHANGER_SG status | head -3') || return 1
+	out=$("$vtl" ${1:+--backend "$1"} --library "$2" --times -- sh -c 'mtx -f $CHANGER_SG status | head -3') || return 1
 	echo "$out"
 	grep -q "^  Storage Changer /dev/sg[0-9]*:$3\$" <<<"$out" || { echo "expected header ':$3'"; return 1; }
 }
@@ -74,8 +80,8 @@ director_model() {
 phase_cmd() {
 	case $1 in
 	prepare) "$vtl" --times -- true ;;
-	library-small) library_header uml small "2 Drives, 12 Slots ( 2 Import/Export )" ;;
-	library-aws) library_header uml aws "10 Drives, 3200 Slots ( 1600 Import/Export )" ;;
+	library-small) library_header "" small "2 Drives, 12 Slots ( 2 Import/Export )" ;;
+	library-aws) library_header "" aws "10 Drives, 3200 Slots ( 1600 Import/Export )" ;;
 	smoke-small) "$vtl" --times -- "$t/smoke.sh" ;;
 	smoke-aws) "$vtl" --times --library aws -- "$t/smoke.sh" ;;
 	quirks-small) "$vtl" --times -- "$t/tgt-quirks.sh" ;;
@@ -84,6 +90,7 @@ phase_cmd() {
 	diff-aws) "$vtl" --times --library aws -- "$t/diff-selftest.sh" loaded+1 unload-elsewhere ;;
 	bacula-small) "$vtl" --times -- "$t/bacula-e2e.sh" ;;
 	bacula-aws) "$vtl" --times --library aws -- "$t/bacula-e2e.sh" ;;
+	backend-probe) "$t/backend-probe.sh" ;;
 	director-model) director_model ;;
 	qemu-library-aws) library_header qemu aws "10 Drives, 3200 Slots ( 1600 Import/Export )" ;;
 	qemu-smoke-small) "$vtl" --times --backend qemu -- "$t/smoke.sh" ;;
@@ -114,7 +121,7 @@ skip() {
 	printf 'SKIP %-18s  %s\n' "$1" "$2"
 }
 
-small=(library-small smoke-small quirks-small diff-small bacula-small)
+small=(library-small smoke-small quirks-small diff-small bacula-small backend-probe)
 aws=(library-aws smoke-aws udev-aws diff-aws bacula-aws)
 order=(prepare "${small[@]}" "${aws[@]}" director-model qemu-library-aws qemu-smoke-small)
 
@@ -126,6 +133,8 @@ if [ -f "$logs/prepare.result" ] && [ "$(cut -d' ' -f1 "$logs/prepare.result")" 
 	echo "0 passed, 1 failed"
 	exit 1
 fi
+# Which backend the phases get (vtl-run's fallback line, if any, from the prepare run).
+grep -h '^vtl-run: UML cannot boot' "$logs/prepare.log" 2>/dev/null || true
 if [ "${RIG_JOBS:-2}" = 1 ]; then
 	run "${small[@]}"
 	run "${aws[@]}"
