@@ -1,5 +1,6 @@
 //! The Linux SCSI generic transport (`/dev/sg*`, and any node that accepts SG_IO). This module
-//! holds the workspace's only `unsafe` code: the system calls that hand sg a `struct sg_io_hdr`.
+//! holds the workspace's only `unsafe` code: the system calls that hand sg a `struct sg_io_hdr`,
+//! and st's `MTIOCGET` ([`tape_status`]), which readiness polling after a load needs.
 //!
 //! **On an sg node every command goes through sg's asynchronous interface**: `write()` of the
 //! header queues the command and returns at once; `poll()` and `read()` collect the finished
