@@ -14,7 +14,7 @@
  * AMX's 8 KiB of tile data) and fails with EFAULT otherwise; UML then prints "ptrace set fp regs
  * failed, errno = 14" and the guest's init dies. (A buffer longer than the host's size is fine:
  * the kernel cuts it to its size before the check, so hosts without AVX-512 never failed.)
- * Mainline UML later learned to ask the host for the size; Debian's 6.1 and 6.12 packages did
+ * Later mainline UML sizes the buffer from the host (host_fp_size); Debian 12's 6.1 package does
  * not.
  *
  * The fix. This library wraps ptrace() and widens exactly that one request: a PTRACE_SETREGSET
