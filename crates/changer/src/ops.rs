@@ -143,15 +143,6 @@ pub enum OpError {
     Lock(#[from] crate::lock::LockError),
 }
 
-/// Where a slot number lives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SlotPlace {
-    /// Storage or import/export.
-    pub element_type: ElementType,
-    /// Its address.
-    pub address: ElementAddress,
-}
-
 /// The library as one command sees it: page 1Dh (for requests that need the ranges) and the
 /// inventory whose numbering every answer uses.
 #[derive(Debug, Clone)]
@@ -173,18 +164,11 @@ impl Snapshot {
     }
 
     /// The element behind a slot number, or the error naming the slots there are.
-    fn slot(&self, slot: SlotNumber) -> Result<(SlotPlace, &ElementStatus), OpError> {
-        let e = self.inv.slot(slot).ok_or(OpError::NoSuchSlot {
+    fn slot(&self, slot: SlotNumber) -> Result<&ElementStatus, OpError> {
+        self.inv.slot(slot).ok_or(OpError::NoSuchSlot {
             slot: slot.0,
             count: self.inv.slot_count(),
-        })?;
-        Ok((
-            SlotPlace {
-                element_type: e.element_type,
-                address: e.address,
-            },
-            e,
-        ))
+        })
     }
 
     /// A slot or drive in the admin's words: "slot 21 (import/export)", "drive 1".
@@ -484,13 +468,13 @@ impl Session {
             });
         }
         self.check_drive_identity(&snap, drive, archive_device)?;
-        let (place, source) = snap.slot(slot)?;
+        let source = snap.slot(slot)?;
         progress(&format!(
             "Loading media from Storage Element {} into drive {}...",
             slot.0, drive.0
         ));
         if !source.full {
-            return Err(snap.source_empty(place.address));
+            return Err(snap.source_empty(source.address));
         }
         let barcode = source.barcode().unwrap_or("").to_owned();
         // The drive is opened before the move: a drive that cannot be reached is refused
@@ -498,7 +482,7 @@ impl Session {
         let probe = self.lib.readiness_probe(archive_device)?;
         self.guarded_move(
             &snap,
-            (place.element_type, place.address),
+            (source.element_type, source.address),
             (ElementType::DataTransfer, target.address),
         )?;
         tracing::info!(slot = slot.0, drive = drive.0, barcode, "loaded");
@@ -569,11 +553,11 @@ impl Session {
                     tag: tag_suffix(&source),
                 })?,
         };
-        let (place, destination) = snap.slot(slot)?;
+        let destination = snap.slot(slot)?;
         if destination.full {
             return Err(OpError::SlotFull {
                 slot: slot.0,
-                detail: snap.contents_of_full(place.address),
+                detail: snap.contents_of_full(destination.address),
             });
         }
         if self.settings.offline {
@@ -591,7 +575,7 @@ impl Session {
         self.guarded_move(
             &snap,
             (ElementType::DataTransfer, source.address),
-            (place.element_type, place.address),
+            (destination.element_type, destination.address),
         )?;
         tracing::info!(
             slot = slot.0,
@@ -720,19 +704,19 @@ impl Session {
     /// Checks that the source is full and the destination empty, then moves.
     fn checked_move(&mut self, from: Endpoint, to: Endpoint) -> Result<(), OpError> {
         let snap = self.snapshot()?;
-        let (src, source) = snap.endpoint(from)?;
-        let (dst, destination) = snap.endpoint(to)?;
+        let source = snap.endpoint(from)?;
+        let destination = snap.endpoint(to)?;
         if !source.full {
-            return Err(snap.source_empty(src.address));
+            return Err(snap.source_empty(source.address));
         }
         if destination.full {
-            return Err(snap.destination_full(dst.address));
+            return Err(snap.destination_full(destination.address));
         }
         let barcode = source.barcode().unwrap_or("").to_owned();
         self.guarded_move(
             &snap,
-            (src.element_type, src.address),
-            (dst.element_type, dst.address),
+            (source.element_type, source.address),
+            (destination.element_type, destination.address),
         )?;
         tracing::info!(%from, %to, barcode, "moved");
         Ok(())
@@ -750,19 +734,10 @@ impl Session {
 }
 
 impl Snapshot {
-    fn endpoint(&self, end: Endpoint) -> Result<(SlotPlace, &ElementStatus), OpError> {
+    fn endpoint(&self, end: Endpoint) -> Result<&ElementStatus, OpError> {
         match end {
             Endpoint::Slot(s) => self.slot(s),
-            Endpoint::Drive(d) => {
-                let e = self.drive(d)?;
-                Ok((
-                    SlotPlace {
-                        element_type: ElementType::DataTransfer,
-                        address: e.address,
-                    },
-                    e,
-                ))
-            }
+            Endpoint::Drive(d) => self.drive(d),
         }
     }
 }

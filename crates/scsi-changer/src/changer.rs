@@ -352,7 +352,9 @@ impl<T: Transport> Changer<T> {
                 ahead,
             ) {
                 Ok(reply) => reply,
-                Err(e) if refuses_the_address(&e) && guessed_from.is_some() => {
+                Err(e) if refuses_the_address(&e) => {
+                    // Only an address the driver guessed may be a gap; one the device reported
+                    // is refused for another reason.
                     let Some((start, asked)) = guessed_from.take() else {
                         return Err(e);
                     };
@@ -562,14 +564,11 @@ impl<T: Transport> Changer<T> {
         if plan.len() < 2 || self.deadline.is_some_and(|d| now >= d) {
             return ahead;
         }
-        // As retry::execute does: an attempt never outlives the deadline.
-        let timeout = match self.deadline {
-            Some(d) => self
-                .timeouts
-                .read_element_status
-                .min(d.saturating_duration_since(now).max(Duration::from_secs(1))),
-            None => self.timeouts.read_element_status,
-        };
+        let timeout = retry::attempt_timeout(
+            self.timeouts.read_element_status,
+            TimeoutUse::FitDeadline,
+            self.deadline,
+        );
         let mut buffers: Vec<Vec<u8>> = plan.iter().map(|_| vec![0u8; MAX_ALLOCATION]).collect();
         let results = {
             let mut commands: Vec<Command<'_>> = plan

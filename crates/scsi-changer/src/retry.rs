@@ -157,13 +157,7 @@ pub fn execute<T: Transport + ?Sized>(
             Some(buf) => DataDirection::FromDevice(buf),
             None => DataDirection::None,
         };
-        let timeout = match (req.timeout_use, deadline) {
-            (TimeoutUse::FitDeadline, Some(d)) => req.timeout.min(
-                d.saturating_duration_since(Instant::now())
-                    .max(Duration::from_secs(1)),
-            ),
-            (TimeoutUse::FitDeadline, None) | (TimeoutUse::Full, _) => req.timeout,
-        };
+        let timeout = attempt_timeout(req.timeout, req.timeout_use, deadline);
         observed.commands += 1;
         tracing::trace!(op = req.op, cdb = %hex(req.cdb), "sending");
         let completion = transport
@@ -265,6 +259,22 @@ pub fn execute<T: Transport + ?Sized>(
                 std::thread::sleep(policy.busy_delay);
             }
         }
+    }
+}
+
+/// The timeout one attempt is sent with: `timeout`, cut to what is left before the deadline
+/// (at least 1 s) when the command class allows it ([`TimeoutUse`]).
+pub fn attempt_timeout(
+    timeout: Duration,
+    timeout_use: TimeoutUse,
+    deadline: Option<Instant>,
+) -> Duration {
+    match (timeout_use, deadline) {
+        (TimeoutUse::FitDeadline, Some(d)) => timeout.min(
+            d.saturating_duration_since(Instant::now())
+                .max(Duration::from_secs(1)),
+        ),
+        (TimeoutUse::FitDeadline, None) | (TimeoutUse::Full, _) => timeout,
     }
 }
 

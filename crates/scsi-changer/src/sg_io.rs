@@ -165,19 +165,9 @@ impl<'a> SgIoHdr<'a> {
             cmdp: cmd.cdb.as_ptr(),
             sbp: sense.as_mut_ptr(),
             timeout: timeout_ms,
-            flags: 0,
             pack_id,
-            usr_ptr: std::ptr::null_mut(),
-            status: 0,
-            masked_status: 0,
-            msg_status: 0,
-            sb_len_wr: 0,
-            host_status: 0,
-            driver_status: 0,
-            resid: 0,
-            duration: 0,
-            info: 0,
-            _buffers: PhantomData,
+            // Flags and every output field start zeroed.
+            ..blank_header()
         })
     }
 
