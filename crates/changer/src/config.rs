@@ -25,8 +25,16 @@ pub struct Config {
     pub log_level: String,
     /// Also log to the systemd journal (when its socket exists).
     pub log_journal: bool,
-    /// The daemon's socket (contract C5; used once `changerd` exists).
+    /// The daemon's socket (contract C5); `CHANGER_SOCKET` overrides it.
     pub socket: PathBuf,
+    /// Group that owns the daemon's socket (mode 0660): `bareos` or `bacula`. None keeps the
+    /// daemon's own group.
+    pub socket_group: Option<String>,
+    /// Where the daemon keeps its move journals (`<serial>.journal`).
+    pub state_dir: PathBuf,
+    /// Prometheus metrics endpoint of the daemon: a Unix socket path or `127.0.0.1:PORT`;
+    /// none (the default) serves no metrics.
+    pub metrics: Option<String>,
     /// An mtx-changer.conf whose settings (offline, offline_sleep, load_sleep, inventory,
     /// max_wait_drive, debug_log) apply to every library.
     pub mtx_changer_conf: Option<PathBuf>,
@@ -48,6 +56,9 @@ impl Default for Config {
             log_level: "info".into(),
             log_journal: false,
             socket: PathBuf::from("/run/changer/changer.sock"),
+            socket_group: None,
+            state_dir: PathBuf::from("/var/lib/changer"),
+            metrics: None,
             mtx_changer_conf: None,
             defaults: LibrarySettings::default(),
             libraries: Vec::new(),
@@ -71,6 +82,10 @@ pub struct LibrarySettings {
     /// Longest wait for a loaded drive to become ready, seconds (mtx-changer `max_wait_drive`);
     /// clamped to fit inside `max_changer_wait`.
     pub max_wait_drive: Option<u64>,
+    /// How the daemon answers reads: `exclusive` (from its cache, no SCSI command) or `shared`.
+    pub cache: Option<crate::cache::CacheMode>,
+    /// Seconds after which the daemon reads the library again although nothing told it to.
+    pub cache_max_age: Option<u64>,
 }
 
 /// One `[[library]]` table.
@@ -143,6 +158,10 @@ pub struct Effective {
     pub drives: Vec<DriveBinding>,
     /// Where the log goes, if anywhere.
     pub log_file: Option<PathBuf>,
+    /// The daemon's cache mode.
+    pub cache: crate::cache::CacheMode,
+    /// The daemon's cache lifetime.
+    pub cache_max_age: Duration,
 }
 
 /// A configuration problem, with the file and what to change.
@@ -234,6 +253,11 @@ impl Config {
             max_changer_wait,
             drives: lib.map(|l| l.drives.clone()).unwrap_or_default(),
             log_file: self.log_file.clone(),
+            cache: lib
+                .and_then(|l| l.settings.cache)
+                .or(self.defaults.cache)
+                .unwrap_or_default(),
+            cache_max_age: Duration::from_secs(pick(|s| s.cache_max_age).unwrap_or(3600)),
         }
     }
 
@@ -275,6 +299,7 @@ impl MtxChangerConf {
             load_sleep: toml.load_sleep.or(self.load_sleep),
             inventory: toml.inventory.or(self.inventory),
             max_wait_drive: toml.max_wait_drive.or(self.max_wait_drive),
+            ..toml.clone()
         }
     }
 }

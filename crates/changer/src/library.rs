@@ -84,9 +84,19 @@ pub fn is_changer_name(arg: &str) -> bool {
 impl Library {
     /// Opens the changer named `name`.
     pub fn open(name: &str, roots: &Roots) -> Result<Library, Error> {
+        Library::open_with(name, roots, |t| t)
+    }
+
+    /// Opens the changer named `name` with its transport wrapped by `wrap` (the daemon counts
+    /// and times every command this way).
+    pub fn open_with(
+        name: &str,
+        roots: &Roots,
+        wrap: impl FnOnce(DynTransport) -> DynTransport,
+    ) -> Result<Library, Error> {
         if let Some(path) = name.strip_prefix("sim:") {
             let sim = SimLibrary::open(Path::new(path))?;
-            let changer = Changer::new(Box::new(sim.changer()) as DynTransport)
+            let changer = Changer::new(wrap(Box::new(sim.changer()) as DynTransport))
                 .with_policy(scsi_changer::retry::RetryPolicy::immediate());
             return Ok(Library {
                 name: name.to_owned(),
@@ -100,7 +110,7 @@ impl Library {
             source,
         })?;
         let device = SgDevice::open(&sg)?;
-        let mut changer = Changer::new(Box::new(device) as DynTransport);
+        let mut changer = Changer::new(wrap(Box::new(device) as DynTransport));
         // The kernel's copy of the INQUIRY identity picks the vendor quirks without a command.
         if let Some(dir) = discovery::device_dir(roots, &sg) {
             let attr = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap_or_default();

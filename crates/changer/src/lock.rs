@@ -57,6 +57,20 @@ pub enum LockError {
         #[source]
         source: std::io::Error,
     },
+    /// `changerd` holds the library for good (`cache = "exclusive"`): waiting is pointless.
+    #[error(
+        "library {serial} belongs to changerd ({holder}), which holds {path} while it runs; \
+         this process could not reach it on its socket: check that changerd is running and \
+         that the `socket` key or CHANGER_SOCKET names its socket"
+    )]
+    OwnedByDaemon {
+        /// The library's serial.
+        serial: String,
+        /// The lock file.
+        path: PathBuf,
+        /// What the daemon wrote into the file.
+        holder: String,
+    },
     /// Someone else held it until the deadline.
     #[error(
         "library {serial} is busy: another process held {path} for {waited:?} ({holder}); try again when it has finished"
@@ -83,6 +97,9 @@ pub fn acquire(
     acquire_unless(dir, serial, mode, deadline, &|| false)
 }
 
+/// What `changerd` writes into a lock it holds for as long as it runs.
+pub const DAEMON_HOLDER: &str = "changerd, cache exclusive";
+
 /// [`acquire`], giving up early (as busy) when `stop()` turns true while waiting.
 pub fn acquire_unless(
     dir: &Path,
@@ -90,6 +107,19 @@ pub fn acquire_unless(
     mode: Mode,
     deadline: Instant,
     stop: &dyn Fn() -> bool,
+) -> Result<LibraryLock, LockError> {
+    acquire_as(dir, serial, mode, deadline, stop, None)
+}
+
+/// [`acquire_unless`], naming the holder in the lock file (`changerd` marks the lock it keeps
+/// with [`DAEMON_HOLDER`], so a direct invocation refuses at once instead of waiting).
+pub fn acquire_as(
+    dir: &Path,
+    serial: &str,
+    mode: Mode,
+    deadline: Instant,
+    stop: &dyn Fn() -> bool,
+    holder: Option<&str>,
 ) -> Result<LibraryLock, LockError> {
     let name: String = serial
         .chars()
@@ -143,20 +173,25 @@ pub fn acquire_unless(
         };
         match taken {
             Ok(()) => break,
+            Err(std::fs::TryLockError::WouldBlock)
+                if daemon_holds(&path) && holder != Some(DAEMON_HOLDER) =>
+            {
+                return Err(LockError::OwnedByDaemon {
+                    serial: serial.to_owned(),
+                    holder: read_holder(&path),
+                    path,
+                });
+            }
             Err(std::fs::TryLockError::WouldBlock) if Instant::now() < deadline && !stop() => {
                 std::thread::sleep(pause.min(deadline.saturating_duration_since(Instant::now())));
                 pause = (pause * 2).min(Duration::from_millis(100));
             }
             Err(std::fs::TryLockError::WouldBlock) => {
-                let holder = std::fs::read_to_string(&path)
-                    .unwrap_or_default()
-                    .trim()
-                    .to_owned();
                 return Err(LockError::Busy {
                     serial: serial.to_owned(),
+                    holder: read_holder(&path),
                     path,
                     waited: started.elapsed(),
-                    holder,
                 });
             }
             Err(std::fs::TryLockError::Error(source)) => {
@@ -169,7 +204,8 @@ pub fn acquire_unless(
         let _ = file.set_len(0);
         let _ = writeln!(
             file,
-            "pid {} since {:?}",
+            "{}pid {} since {:?}",
+            holder.map(|h| format!("{h}, ")).unwrap_or_default(),
             std::process::id(),
             std::time::SystemTime::now()
         );
@@ -180,6 +216,18 @@ pub fn acquire_unless(
         path,
         mode,
     })
+}
+
+fn read_holder(path: &Path) -> String {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .trim()
+        .to_owned()
+}
+
+/// Whether the holder of a busy lock is `changerd` keeping the library for good.
+fn daemon_holds(path: &Path) -> bool {
+    read_holder(path).starts_with(DAEMON_HOLDER)
 }
 
 #[cfg(test)]
@@ -209,6 +257,28 @@ mod tests {
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
         assert_eq!(mode(&locks), 0o1777);
         assert_eq!(mode(held.path()), 0o666);
+    }
+
+    #[test]
+    fn a_library_the_daemon_keeps_is_refused_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let long = Instant::now() + Duration::from_secs(60);
+        let _daemon = acquire_as(
+            dir.path(),
+            "L",
+            Mode::Exclusive,
+            long,
+            &|| false,
+            Some(DAEMON_HOLDER),
+        )
+        .unwrap();
+        let started = Instant::now();
+        let err = acquire(dir.path(), "L", Mode::Shared, long).unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(5), "it waited");
+        assert!(
+            matches!(err, LockError::OwnedByDaemon { .. }) && err.to_string().contains("socket"),
+            "{err}"
+        );
     }
 
     #[test]

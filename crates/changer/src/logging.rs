@@ -11,7 +11,8 @@ use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::config::Config;
 
-fn filter(default: &str) -> EnvFilter {
+/// The log filter: `CHANGER_LOG` when set, else `default`.
+pub fn filter(default: &str) -> EnvFilter {
     std::env::var("CHANGER_LOG")
         .ok()
         .and_then(|f| EnvFilter::try_new(f).ok())

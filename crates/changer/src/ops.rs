@@ -8,6 +8,7 @@
 //! `unload` put the cartridge where the director does not expect it.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use scsi_changer::decode::ElementAddressAssignment;
@@ -15,6 +16,7 @@ use scsi_changer::element::ElementStatus;
 use scsi_changer::inventory::{HomeSlot, Inventory};
 use scsi_changer::{DriveIndex, ElementAddress, ElementType, Error, SlotNumber};
 
+use crate::cache::{Cache, CacheMode, Invalidation, Purpose};
 use crate::config::Effective;
 use crate::library::Library;
 use crate::signals::Stop;
@@ -228,6 +230,27 @@ impl Snapshot {
     }
 }
 
+/// A move about to be sent, as the journal records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MoveIntent {
+    /// Source element.
+    pub source: (ElementType, ElementAddress),
+    /// Destination element.
+    pub destination: (ElementType, ElementAddress),
+    /// The cartridge's barcode, when it has one.
+    pub barcode: Option<String>,
+    /// The move in the admin's words: "slot 5 -> drive 0".
+    pub words: String,
+}
+
+/// Where moves are recorded before they are sent (the daemon's crash-safe journal).
+pub trait MoveJournal: Send {
+    /// Records a move durably before its MOVE MEDIUM goes out; an error refuses the move.
+    fn intent(&mut self, intent: &MoveIntent) -> std::io::Result<u64>;
+    /// Records how move `seq` ended (`Err` carries the message).
+    fn outcome(&mut self, seq: u64, outcome: Result<(), String>);
+}
+
 /// An open library with the settings and deadline of this invocation.
 pub struct Session {
     /// The library.
@@ -238,6 +261,11 @@ pub struct Session {
     pub deadline: Instant,
     /// Set when SIGTERM arrives.
     pub stop: Stop,
+    /// The daemon's cached picture of the library; `None` in direct mode (every command reads
+    /// the library).
+    pub cache: Option<Cache>,
+    /// The daemon's move journal; `None` in direct mode.
+    pub journal: Option<Box<dyn MoveJournal>>,
 }
 
 /// What `loaded` answers for a drive.
@@ -252,25 +280,72 @@ pub enum Loaded {
 }
 
 impl Session {
-    /// Page 1Dh and the whole inventory as the library knows it now (no re-scan).
-    pub fn snapshot(&mut self) -> Result<Snapshot, Error> {
+    /// Page 1Dh and the whole inventory as the library knows it now (no re-scan): read from
+    /// the library, or from the daemon's cache when that may answer for `purpose`
+    /// ([`crate::cache`]).
+    pub fn snapshot_for(&mut self, purpose: Purpose) -> Result<Arc<Snapshot>, Error> {
+        let Some(cache) = self.cache.as_mut() else {
+            let (page, inv) = self.lib.changer.inventory(false)?;
+            return Ok(Arc::new(Snapshot { page, inv }));
+        };
+        if self.lib.changer.take_unit_attention() {
+            cache.invalidate(Invalidation::UnitAttention);
+        }
+        if let Some(snap) = cache.current() {
+            match (cache.mode, purpose) {
+                (CacheMode::Exclusive, _) => {
+                    cache.hits += 1;
+                    return Ok(snap);
+                }
+                (CacheMode::Shared, Purpose::ReadDrive(drive)) => {
+                    if let Some(address) = snap.inv.drive(drive).map(|d| d.address) {
+                        drop(snap);
+                        let fresh = self
+                            .lib
+                            .changer
+                            .read_element(ElementType::DataTransfer, address)?;
+                        if !self.lib.changer.take_unit_attention() && cache.patch(fresh) {
+                            cache.misses += 1;
+                            if let Some(snap) = cache.current() {
+                                return Ok(snap);
+                            }
+                        }
+                        cache.invalidate(Invalidation::UnitAttention);
+                    }
+                }
+                (CacheMode::Shared, _) => {}
+            }
+        }
+        cache.misses += 1;
         let (page, inv) = self.lib.changer.inventory(false)?;
-        Ok(Snapshot { page, inv })
+        // A unit attention met during this read came before the data now in hand.
+        self.lib.changer.take_unit_attention();
+        let snap = Arc::new(Snapshot { page, inv });
+        cache.store(Arc::clone(&snap));
+        Ok(snap)
+    }
+
+    /// [`Session::snapshot_for`] a move: the picture every check of a move starts from.
+    pub fn snapshot(&mut self) -> Result<Arc<Snapshot>, Error> {
+        self.snapshot_for(Purpose::Move)
     }
 
     /// The inventory for `list` and `listall`, after INITIALIZE ELEMENT STATUS when the
     /// `inventory` setting asks for it (as mtx-changer does for these two commands only).
-    pub fn inventory(&mut self) -> Result<Inventory, OpError> {
+    pub fn inventory(&mut self) -> Result<Arc<Snapshot>, OpError> {
         if self.settings.inventory {
             self.initialize_element_status()?;
         }
-        Ok(self.snapshot()?.inv)
+        Ok(self.snapshot_for(Purpose::Read)?)
     }
 
     /// INITIALIZE ELEMENT STATUS, started only when the budget leaves a scan time to finish:
     /// its SCSI timeout is the configured one, never what is left of the budget.
-    fn initialize_element_status(&mut self) -> Result<(), OpError> {
+    pub fn initialize_element_status(&mut self) -> Result<(), OpError> {
         self.enough_time_left(MIN_TIME_FOR_A_SCAN, "INITIALIZE ELEMENT STATUS")?;
+        if let Some(cache) = self.cache.as_mut() {
+            cache.invalidate(Invalidation::Rescan);
+        }
         self.lib.changer.initialize_element_status(None, false)?;
         Ok(())
     }
@@ -289,12 +364,12 @@ impl Session {
 
     /// `slots`: storage plus import/export slots, counted as `listall` numbers them.
     pub fn slots(&mut self) -> Result<u16, Error> {
-        Ok(self.snapshot()?.inv.slot_count())
+        Ok(self.snapshot_for(Purpose::Read)?.inv.slot_count())
     }
 
     /// `loaded`: the home slot of a drive (contract C1).
     pub fn loaded(&mut self, drive: DriveIndex, archive_device: &Path) -> Result<Loaded, OpError> {
-        let snap = self.snapshot()?;
+        let snap = self.snapshot_for(Purpose::ReadDrive(drive))?;
         self.drive_for_bareos(&snap, drive, archive_device)?;
         Ok(match snap.inv.home_slots()[usize::from(drive.0)] {
             HomeSlot::DriveEmpty => Loaded::Empty,
@@ -347,8 +422,8 @@ impl Session {
 
     /// Each installed drive's serial number as the changer reports it (DVCID), drive 0 first;
     /// empty when the library does not report identifiers.
-    fn drive_serials(&mut self, snap: &Snapshot) -> Result<Vec<Option<String>>, Error> {
-        let Some(ids) = self.lib.changer.drive_identifiers(&snap.page)? else {
+    pub fn drive_serials(&mut self, snap: &Snapshot) -> Result<Vec<Option<String>>, Error> {
+        let Some(ids) = self.drive_identifiers(snap)? else {
             return Ok(Vec::new());
         };
         // Matched by element address, not by position: the identifier request lists
@@ -363,6 +438,22 @@ impl Session {
                     .and_then(|(_, id)| id.as_ref().and_then(|i| i.serial()))
             })
             .collect())
+    }
+
+    /// The drives' device identifiers (DVCID), from the cache when it holds them; `None` when
+    /// the library does not report identifiers.
+    pub fn drive_identifiers(
+        &mut self,
+        snap: &Snapshot,
+    ) -> Result<Option<scsi_changer::changer::DriveIdentifiers>, Error> {
+        if let Some(known) = self.cache.as_ref().and_then(Cache::identifiers) {
+            return Ok(known.clone());
+        }
+        let ids = self.lib.changer.drive_identifiers(&snap.page)?;
+        if let Some(cache) = self.cache.as_mut() {
+            cache.store_identifiers(ids.clone());
+        }
+        Ok(ids)
     }
 
     /// The drive index of an archive device by serial number, when both sides report one.
@@ -609,13 +700,52 @@ impl Session {
         // timeout: a kernel timeout would abort it halfway and reset the path.
         self.enough_time_left(MIN_TIME_FOR_A_MOVE, "a move")?;
         let transport = snap.inv.transport_address();
+        let seq = match self.journal.as_mut() {
+            Some(journal) => {
+                let intent = MoveIntent {
+                    source,
+                    destination,
+                    barcode: snap
+                        .inv
+                        .element(source.1)
+                        .and_then(|e| e.barcode())
+                        .map(str::to_owned),
+                    words: format!(
+                        "{} -> {}",
+                        snap.name_of(source.1),
+                        snap.name_of(destination.1)
+                    ),
+                };
+                Some(journal.intent(&intent).map_err(|e| {
+                    OpError::Refused(format!(
+                        "cannot record the move in the journal ({e}); nothing was moved"
+                    ))
+                })?)
+            }
+            None => None,
+        };
         let result = self.lib.changer.move_medium(transport, source, destination);
+        if let (Some(journal), Some(seq)) = (self.journal.as_mut(), seq) {
+            journal.outcome(
+                seq,
+                result.as_ref().map(|_| ()).map_err(ToString::to_string),
+            );
+        }
         tracing::info!(
             source = source.1.0,
             destination = destination.1.0,
             ok = result.is_ok(),
             "MOVE MEDIUM finished"
         );
+        if let Some(cache) = self.cache.as_mut() {
+            if self.lib.changer.take_unit_attention() {
+                cache.invalidate(Invalidation::UnitAttention);
+            } else if result.is_ok() {
+                cache.moved(source.1, destination.1);
+            } else {
+                cache.invalidate(Invalidation::MoveOutcome);
+            }
+        }
         if self.stop.requested() {
             let outcome = match &result {
                 Ok(()) => "completed".to_owned(),
@@ -687,6 +817,24 @@ impl std::str::FromStr for Endpoint {
             Ok(Endpoint::Slot(SlotNumber(number(
                 s.strip_prefix("slot:").unwrap_or(s),
             )?)))
+        }
+    }
+}
+
+impl From<Endpoint> for changer_proto::Place {
+    fn from(e: Endpoint) -> changer_proto::Place {
+        match e {
+            Endpoint::Slot(s) => changer_proto::Place::Slot(s.0),
+            Endpoint::Drive(d) => changer_proto::Place::Drive(d.0),
+        }
+    }
+}
+
+impl From<changer_proto::Place> for Endpoint {
+    fn from(p: changer_proto::Place) -> Endpoint {
+        match p {
+            changer_proto::Place::Slot(s) => Endpoint::Slot(SlotNumber(s)),
+            changer_proto::Place::Drive(d) => Endpoint::Drive(DriveIndex(d)),
         }
     }
 }

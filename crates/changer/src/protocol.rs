@@ -11,6 +11,9 @@ use std::time::{Duration, Instant};
 use scsi_changer::discovery::Roots;
 use scsi_changer::{DriveIndex, SlotNumber};
 
+use changer_proto::{BareosCommand, LibraryRef};
+
+use crate::client::{self, Forwarded};
 use crate::compat::{awk, mtx_text};
 use crate::config::Config;
 use crate::library::Library;
@@ -185,6 +188,46 @@ fn split_options(args: &[String]) -> Result<(Option<PathBuf>, Vec<String>), Stri
     Ok((config, args[i..].to_vec()))
 }
 
+/// The typed command of an argument vector whose length was checked.
+fn bareos_command(command: Command, args: &[String]) -> Result<BareosCommand, String> {
+    let archive_device = || args.get(3).cloned().unwrap_or_default();
+    Ok(match command {
+        Command::Slots => BareosCommand::Slots,
+        Command::List => BareosCommand::List,
+        Command::Listall => BareosCommand::Listall,
+        Command::Loaded => BareosCommand::Loaded {
+            drive: parse_number(args, 4, "drive index")?,
+            archive_device: archive_device(),
+        },
+        Command::Load => {
+            let slot = parse_number(args, 2, "slot");
+            let drive = parse_number(args, 4, "drive index");
+            BareosCommand::Load {
+                slot: slot?,
+                drive: drive?,
+                archive_device: archive_device(),
+            }
+        }
+        Command::Unload => {
+            let slot = parse_number(args, 2, "slot");
+            let drive = parse_number(args, 4, "drive index");
+            BareosCommand::Unload {
+                slot: slot?,
+                drive: drive?,
+                archive_device: archive_device(),
+            }
+        }
+        Command::Transfer => {
+            let from = parse_number(args, 2, "source slot");
+            let to = parse_number(args, 3, "destination slot");
+            BareosCommand::Transfer {
+                from: from?,
+                to: to?,
+            }
+        }
+    })
+}
+
 fn execute(
     command: Command,
     args: &[String],
@@ -198,16 +241,40 @@ fn execute(
     // none; Bareos parses `loaded` output even on failure); load and unload put everything on
     // stdout like the script; transfer errors go to stderr like mtx's.
     let fail = |message: String| Answer::fail(Some(command), message);
-    let mut lib = match Library::open(device, roots) {
-        Ok(lib) => lib,
-        Err(e) => return fail(format!("{e}\n")),
+    // The serial names the library to the daemon and keys the lock. A device this process
+    // cannot open (the package gives the changer's sg node to the daemon) may still be the
+    // daemon's: it is asked by name before the failure is reported.
+    let mut opened = Library::open(device, roots).map_err(|e| format!("{e}\n"));
+    let serial = match &mut opened {
+        Ok(lib) => lock_key(lib, &stop, started + settings_wait(config, device)),
+        Err(e) => Err(e.clone()),
     };
-    let serial = match lock_key(&mut lib, &stop, started + settings_wait(config, device)) {
+    let typed = bareos_command(command, args);
+    let settings = config.effective(device, serial.as_ref().ok().map(String::as_str));
+    let deadline = started + settings.max_changer_wait.saturating_sub(ANSWER_MARGIN);
+    if let Ok(typed) = &typed {
+        let library = LibraryRef {
+            device: device.to_owned(),
+            serial: serial.as_ref().ok().cloned(),
+        };
+        match client::forward_bareos(config, library, typed, deadline) {
+            Forwarded::Answered(answer) => return answer,
+            Forwarded::Failed(message) => return fail(message),
+            Forwarded::Direct => {}
+        }
+    }
+    let mut lib = match opened {
+        Ok(lib) => lib,
+        Err(e) => return fail(e),
+    };
+    let serial = match serial {
         Ok(s) => s,
         Err(e) => return fail(e),
     };
-    let settings = config.effective(device, Some(&serial));
-    let deadline = started + settings.max_changer_wait.saturating_sub(ANSWER_MARGIN);
+    let typed = match typed {
+        Ok(t) => t,
+        Err(m) => return fail(m),
+    };
     lib.changer.set_deadline(Some(deadline));
     lib.changer.set_timeouts(config.scsi_timeouts());
     let mode = if command.moves() {
@@ -232,18 +299,37 @@ fn execute(
         settings,
         deadline,
         stop,
+        cache: None,
+        journal: None,
     };
+    answer(&mut session, &typed)
+}
+
+/// Runs one Changer Command on an open session and renders what the stock script would print.
+/// Direct mode and `changerd` both answer through here, so Bareos sees the same bytes either
+/// way.
+pub fn answer(session: &mut Session, command: &BareosCommand) -> Answer {
+    let kind = match command {
+        BareosCommand::Loaded { .. } => Command::Loaded,
+        BareosCommand::Load { .. } => Command::Load,
+        BareosCommand::Unload { .. } => Command::Unload,
+        BareosCommand::List => Command::List,
+        BareosCommand::Listall => Command::Listall,
+        BareosCommand::Slots => Command::Slots,
+        BareosCommand::Transfer { .. } => Command::Transfer,
+    };
+    let fail = |message: String| Answer::fail(Some(kind), message);
     match command {
-        Command::Slots => match session.slots() {
+        BareosCommand::Slots => match session.slots() {
             Ok(n) => Answer::ok(format!("{n}\n")),
             Err(e) => fail(format!("{e}\n")),
         },
-        Command::Loaded => {
-            let drive = match parse_number(args, 4, "drive index") {
-                Ok(d) => DriveIndex(d),
-                Err(m) => return fail(m),
-            };
-            match session.loaded(drive, Path::new(&args[3])) {
+        BareosCommand::Loaded {
+            drive,
+            archive_device,
+        } => {
+            let drive = DriveIndex(*drive);
+            match session.loaded(drive, Path::new(archive_device)) {
                 Ok(Loaded::Empty) => Answer::ok("0\n".into()),
                 Ok(Loaded::Slot(s)) => Answer::ok(format!("{s}\n")),
                 Ok(Loaded::Unknown) => {
@@ -259,55 +345,51 @@ fn execute(
                 Err(e) => fail(format!("{e}\n")),
             }
         }
-        Command::List => match session.inventory() {
-            Ok(inv) => Answer::ok(list(&inv)),
+        BareosCommand::List => match session.inventory() {
+            Ok(snap) => Answer::ok(list(&snap.inv)),
             Err(e) => fail(format!("{e}\n")),
         },
-        Command::Listall => match session.inventory() {
-            Ok(inv) => Answer::ok(listall(&inv)),
+        BareosCommand::Listall => match session.inventory() {
+            Ok(snap) => Answer::ok(listall(&snap.inv)),
             Err(e) => fail(format!("{e}\n")),
         },
-        Command::Load => {
-            let (slot, drive) = match (
-                parse_number(args, 2, "slot"),
-                parse_number(args, 4, "drive index"),
-            ) {
-                (Ok(s), Ok(d)) => (SlotNumber(s), DriveIndex(d)),
-                (Err(m), _) | (_, Err(m)) => return fail(m),
-            };
+        BareosCommand::Load {
+            slot,
+            drive,
+            archive_device,
+        } => {
             let mut text = String::new();
-            let result = session.load(slot, drive, Path::new(&args[3]), &mut |p| text.push_str(p));
+            let result = session.load(
+                SlotNumber(*slot),
+                DriveIndex(*drive),
+                Path::new(archive_device),
+                &mut |p| text.push_str(p),
+            );
             match result {
                 Ok(()) => Answer::ok(format!("{text}done\n")),
                 Err(e) => fail(format!("{text}{e}\n")),
             }
         }
-        Command::Unload => {
-            let (slot, drive) = match (
-                parse_number(args, 2, "slot"),
-                parse_number(args, 4, "drive index"),
-            ) {
-                (Ok(s), Ok(d)) => (s, DriveIndex(d)),
-                (Err(m), _) | (_, Err(m)) => return fail(m),
-            };
-            let slot = (slot != 0).then_some(SlotNumber(slot));
+        BareosCommand::Unload {
+            slot,
+            drive,
+            archive_device,
+        } => {
+            let slot = (*slot != 0).then_some(SlotNumber(*slot));
             let mut text = String::new();
-            let result =
-                session.unload(slot, drive, Path::new(&args[3]), &mut |p| text.push_str(p));
+            let result = session.unload(
+                slot,
+                DriveIndex(*drive),
+                Path::new(archive_device),
+                &mut |p| text.push_str(p),
+            );
             match result {
                 Ok(_) => Answer::ok(format!("{text}done\n")),
                 Err(e) => fail(format!("{text}{e}\n")),
             }
         }
-        Command::Transfer => {
-            let (from, to) = match (
-                parse_number(args, 2, "source slot"),
-                parse_number(args, 3, "destination slot"),
-            ) {
-                (Ok(f), Ok(t)) => (SlotNumber(f), SlotNumber(t)),
-                (Err(m), _) | (_, Err(m)) => return fail(m),
-            };
-            match session.transfer(from, to) {
+        BareosCommand::Transfer { from, to } => {
+            match session.transfer(SlotNumber(*from), SlotNumber(*to)) {
                 Ok(()) => Answer::ok(String::new()),
                 Err(e) => fail(format!("{e}\n")),
             }

@@ -127,6 +127,14 @@ impl<T: Transport> Changer<T> {
         &self.observed
     }
 
+    /// Whether a UNIT ATTENTION was seen since the last call, and clears the mark: a holder
+    /// of a cached inventory learns that the library may have changed behind its back (an
+    /// operator opened a door, a reset, a mode change).
+    /// [`Changer::observed`] keeps the last one's sense.
+    pub fn take_unit_attention(&mut self) -> bool {
+        std::mem::take(&mut self.observed.unit_attention)
+    }
+
     /// The transport's device name.
     pub fn device(&self) -> &str {
         self.transport.name()

@@ -1,5 +1,6 @@
 //! Human commands: readable tables by default, `--json` on every read command.
 
+pub mod daemon;
 pub mod discover;
 pub mod doctor;
 pub mod moves;

@@ -17,7 +17,15 @@ fn session(
     device: &str,
     stop: Stop,
 ) -> anyhow::Result<(Session, String)> {
-    let mut lib = Library::open(device, roots)?;
+    session_of(config, Library::open(device, roots)?, device, stop)
+}
+
+fn session_of(
+    config: &Config,
+    mut lib: Library,
+    device: &str,
+    stop: Stop,
+) -> anyhow::Result<(Session, String)> {
     let serial = lib.serial()?;
     let settings = config.effective(device, Some(&serial));
     let deadline = Instant::now() + settings.max_changer_wait;
@@ -28,6 +36,8 @@ fn session(
             settings,
             deadline,
             stop,
+            cache: None,
+            journal: None,
         },
         serial,
     ))
@@ -39,7 +49,21 @@ fn session(
 pub fn run(config: &Config, roots: &Roots, args: MoveArgs) -> anyhow::Result<i32> {
     let from: Endpoint = args.from.parse().map_err(anyhow::Error::msg)?;
     let to: Endpoint = args.to.parse().map_err(anyhow::Error::msg)?;
-    let (mut s, serial) = session(config, roots, &args.device, signals::install())?;
+    let stop = signals::install();
+    let mut opened = Library::open(&args.device, roots);
+    let serial = opened.as_mut().ok().and_then(|lib| lib.serial().ok());
+    let library = changer_proto::LibraryRef {
+        device: args.device.clone(),
+        serial,
+    };
+    let deadline = Instant::now() + Duration::from_secs(config.max_changer_wait);
+    if let Some((from, to)) =
+        super::daemon::move_cartridge(config, library, from.into(), to.into(), deadline)?
+    {
+        report(&from, &to, args.json);
+        return Ok(0);
+    }
+    let (mut s, serial) = session_of(config, opened?, &args.device, stop)?;
     let stop = s.stop.clone();
     let _lock = lock::acquire_unless(
         &config.lock_dir,
@@ -49,13 +73,18 @@ pub fn run(config: &Config, roots: &Roots, args: MoveArgs) -> anyhow::Result<i32
         &|| stop.requested(),
     )?;
     s.move_between(from, to)?;
-    if args.json {
-        let v = serde_json::json!({"type": "moved", "version": 1, "data": {"from": from.to_string(), "to": to.to_string()}});
+    report(&from.to_string(), &to.to_string(), args.json);
+    Ok(0)
+}
+
+fn report(from: &str, to: &str, json: bool) {
+    if json {
+        let v =
+            serde_json::json!({"type": "moved", "version": 1, "data": {"from": from, "to": to}});
         crate::say!("{v}");
     } else {
         crate::say!("moved {from} to {to}");
     }
-    Ok(0)
 }
 
 /// Runs `changer inventory`.

@@ -3,84 +3,54 @@
 
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use changer_proto::{CacheState, DriveStatus, LibraryStatus, SlotStatus};
 
 use scsi_changer::discovery::{Roots, bind_drives};
 use scsi_changer::inventory::{HomeSlot, Inventory};
 
+use crate::cache::Purpose;
 use crate::cli::StatusArgs;
 use crate::compat::mtx_text;
 use crate::config::Config;
 use crate::library::{Backend, Library};
 use crate::lock::{self, Mode};
+use crate::ops::Session;
 
 /// JSON envelope version.
 pub const JSON_VERSION: u32 = 1;
 
-/// `changer status --json` data.
-#[derive(Debug, Serialize)]
-pub struct Status {
-    /// Changer device as given.
-    pub device: String,
-    /// INQUIRY vendor.
-    pub vendor: String,
-    /// INQUIRY product.
-    pub product: String,
-    /// Unit serial number.
-    pub serial: String,
-    /// Medium transport address used for moves.
-    pub transport_address: u16,
-    /// Drives, index 0 first.
-    pub drives: Vec<DriveStatus>,
-    /// Storage then import/export slots, slot 1 first.
-    pub slots: Vec<SlotStatus>,
+/// `changer status --json` data: the protocol's type, so the daemon's answer and direct
+/// mode's print alike.
+pub type Status = LibraryStatus;
+
+/// Reads the library and builds the status (direct mode).
+pub fn collect(lib: Library) -> anyhow::Result<(Status, Inventory)> {
+    let mut session = Session {
+        lib,
+        settings: Config::default().effective("", None),
+        deadline: Instant::now() + Duration::from_secs(3600),
+        stop: crate::signals::Stop::none(),
+        cache: None,
+        journal: None,
+    };
+    let inquiry = session.lib.changer.inquiry()?;
+    let serial = session.lib.serial()?;
+    let status = from_session(&mut session, &inquiry.vendor, &inquiry.product, &serial)?;
+    let inv = session.snapshot_for(Purpose::Read)?.inv.clone();
+    Ok((status, inv))
 }
 
-/// One drive.
-#[derive(Debug, Serialize)]
-pub struct DriveStatus {
-    /// Drive index (Bareos Drive Index).
-    pub index: u16,
-    /// Element address.
-    pub address: u16,
-    /// Holds a cartridge.
-    pub full: bool,
-    /// Barcode of the cartridge.
-    pub barcode: Option<String>,
-    /// Slot the cartridge goes back to.
-    pub home_slot: Option<u16>,
-    /// `empty`, `reported` (by the library), `assigned` (unknown source: lowest free slot), `unknown`.
-    pub home: &'static str,
-    /// Drive serial number from the changer (DVCID).
-    pub serial: Option<String>,
-    /// Tape device node with that serial.
-    pub device: Option<String>,
-}
-
-/// One slot.
-#[derive(Debug, Serialize)]
-pub struct SlotStatus {
-    /// Slot number (Bareos numbering).
-    pub slot: u16,
-    /// Element address.
-    pub address: u16,
-    /// `storage` or `import_export`.
-    #[serde(rename = "type")]
-    pub kind: &'static str,
-    /// Holds a cartridge.
-    pub full: bool,
-    /// Barcode.
-    pub barcode: Option<String>,
-    /// The library reports an exception on this element (ASC/ASCQ in `exception`).
-    pub exception: Option<String>,
-}
-
-/// Reads the library and builds the status.
-pub fn collect(lib: &mut Library) -> anyhow::Result<(Status, Inventory)> {
-    let inquiry = lib.changer.inquiry()?;
-    let serial = lib.serial()?;
-    let (page, inv) = lib.changer.inventory(true)?;
-    let ids = lib.changer.drive_identifiers(&page)?.unwrap_or_default();
+/// The status of a session's library: from the daemon's cache when it may answer, else read.
+pub fn from_session(
+    session: &mut Session,
+    vendor: &str,
+    product: &str,
+    serial: &str,
+) -> Result<Status, scsi_changer::Error> {
+    let snap = session.snapshot_for(Purpose::Read)?;
+    let ids = session.drive_identifiers(&snap)?.unwrap_or_default();
+    let lib = &session.lib;
+    let inv = &snap.inv;
     let tapes = lib.tape_devices();
     let bindings = bind_drives(&ids, &tapes);
     let homes = inv.home_slots();
@@ -107,7 +77,8 @@ pub fn collect(lib: &mut Library) -> anyhow::Result<(Status, Inventory)> {
                     HomeSlot::Reported(_) => "reported",
                     HomeSlot::Assigned(_) => "assigned",
                     HomeSlot::Unknown => "unknown",
-                },
+                }
+                .to_owned(),
                 serial: binding.and_then(|b| b.changer_serial.clone()),
                 device: binding
                     .and_then(|b| b.device.as_ref())
@@ -129,7 +100,7 @@ pub fn collect(lib: &mut Library) -> anyhow::Result<(Status, Inventory)> {
         .map(|(i, (kind, e))| SlotStatus {
             slot: u16::try_from(i + 1).unwrap_or(u16::MAX),
             address: e.address.0,
-            kind,
+            kind: kind.to_owned(),
             full: e.full,
             barcode: e.barcode().map(str::to_owned),
             exception: e.except.then(|| {
@@ -139,42 +110,65 @@ pub fn collect(lib: &mut Library) -> anyhow::Result<(Status, Inventory)> {
             }),
         })
         .collect();
-    let status = Status {
+    Ok(Status {
         device: lib.name.clone(),
-        vendor: inquiry.vendor,
-        product: inquiry.product,
-        serial,
+        vendor: vendor.to_owned(),
+        product: product.to_owned(),
+        serial: serial.to_owned(),
         transport_address: inv.transport_address().0,
         drives,
         slots,
-    };
-    Ok((status, inv))
+        cache: session.cache.as_ref().map(|c| CacheState {
+            mode: c.mode.as_str().to_owned(),
+            age_ms: c
+                .age()
+                .map(|a| u64::try_from(a.as_millis()).unwrap_or(u64::MAX)),
+        }),
+    })
 }
 
 /// Runs `changer status`.
 pub fn run(config: &Config, roots: &Roots, args: StatusArgs) -> anyhow::Result<i32> {
     let device = super::default_device(config, roots, args.device.device)?;
-    let mut lib = Library::open(&device, roots)?;
-    let serial = lib.serial()?;
-    let _lock = lock::acquire(
-        &config.lock_dir,
-        &serial,
-        Mode::Shared,
-        Instant::now() + Duration::from_secs(config.max_changer_wait),
-    )?;
-    let (status, inv) = collect(&mut lib)?;
-    if args.json {
-        let envelope =
-            serde_json::json!({ "type": "status", "version": JSON_VERSION, "data": status });
-        crate::say!("{}", serde_json::to_string_pretty(&envelope)?);
-    } else if args.mtx {
+    let deadline = Instant::now() + Duration::from_secs(config.max_changer_wait);
+    let mut opened = Library::open(&device, roots);
+    let serial = opened.as_mut().ok().and_then(|lib| lib.serial().ok());
+    let library = changer_proto::LibraryRef {
+        device: device.clone(),
+        serial: serial.clone(),
+    };
+    if !args.mtx
+        && let Some(status) = super::daemon::status(config, library, deadline)?
+    {
+        print(&status, args.json)?;
+        return Ok(0);
+    }
+    let mut lib = opened?;
+    let serial = match serial {
+        Some(s) => s,
+        None => lib.serial()?,
+    };
+    let _lock = lock::acquire(&config.lock_dir, &serial, Mode::Shared, deadline)?;
+    let (status, inv) = collect(lib)?;
+    if args.mtx {
         for line in mtx_text::status_lines(&device, &inv) {
             crate::say!("{line}");
         }
-    } else {
-        crate::say!("{}", table(&status).trim_end_matches('\n'));
+        return Ok(0);
     }
+    print(&status, args.json)?;
     Ok(0)
+}
+
+fn print(status: &Status, json: bool) -> anyhow::Result<()> {
+    if json {
+        let envelope =
+            serde_json::json!({ "type": "status", "version": JSON_VERSION, "data": status });
+        crate::say!("{}", serde_json::to_string_pretty(&envelope)?);
+    } else {
+        crate::say!("{}", table(status).trim_end_matches('\n'));
+    }
+    Ok(())
 }
 
 /// The readable table.
@@ -192,12 +186,26 @@ pub fn table(s: &Status) -> String {
         ie,
         s.slots.iter().filter(|x| x.full).count() + s.drives.iter().filter(|d| d.full).count()
     );
+    if let Some(cache) = &s.cache {
+        let age = cache
+            .age_ms
+            .map_or("none (read at the next request)".to_owned(), |ms| {
+                format!("{:.1} s", ms as f64 / 1000.0)
+            });
+        out.insert_str(
+            out.len() - 1,
+            &format!(
+                "answered by changerd: cache {}, inventory age {age}\n",
+                cache.mode
+            ),
+        );
+    }
     out.push_str(&format!(
         "{:<6} {:<8} {:<6} {:<12} {:<14} {:<12} {}\n",
         "DRIVE", "ADDRESS", "STATE", "BARCODE", "HOME SLOT", "SERIAL", "DEVICE"
     ));
     for d in &s.drives {
-        let home = match (d.home_slot, d.home) {
+        let home = match (d.home_slot, d.home.as_str()) {
             (Some(n), "assigned") => format!("{n} (assumed)"),
             (Some(n), _) => n.to_string(),
             (None, "unknown") => "unknown".into(),

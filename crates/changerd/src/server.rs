@@ -1,0 +1,309 @@
+//! The socket server: accepts connections, reads request lines, routes each to the library
+//! it names and writes the answer (docs/daemon.md). Shutdown in three steps (aesthetics
+//! §3.15): stop accepting, let every handler finish the request it holds, close.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use changer_proto::{Answer, AnswerBody, ErrorKind, LibraryRef, MAX_REQUEST_LINE, RequestBody};
+use scsi_changer::discovery::Roots;
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::net::UnixListener;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::metrics::{Metrics, RequestLabels};
+use crate::owner::{Job, Shared, Work, resolve};
+
+/// How long handlers get to finish after the stop, for requests that are not robot work
+/// (robot work always finishes: its handler waits for the library's thread).
+const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
+
+/// Requests waiting for one library before new ones are refused as busy.
+pub const QUEUE_DEPTH: usize = 4096;
+
+/// A library as the server sees it: what it knows, and the queue of its thread.
+#[derive(Clone)]
+pub struct Route {
+    /// Identity and cache state.
+    pub shared: Arc<Shared>,
+    /// The thread's queue.
+    pub queue: mpsc::Sender<Job>,
+}
+
+/// Finds the library a request names and hands it the work.
+pub struct Router {
+    routes: Vec<Route>,
+    roots: Roots,
+    stopping: CancellationToken,
+    metrics: Arc<Metrics>,
+    /// Budget of requests that carry none (status).
+    default_budget: Duration,
+}
+
+impl Router {
+    /// A router over the started libraries.
+    pub fn new(
+        routes: Vec<Route>,
+        roots: Roots,
+        stopping: CancellationToken,
+        metrics: Arc<Metrics>,
+        default_budget: Duration,
+    ) -> Router {
+        Router {
+            routes,
+            roots,
+            stopping,
+            metrics,
+            default_budget,
+        }
+    }
+
+    /// The library a client names: by serial (one library however it is named, C5), else by
+    /// the device as configured, else by the node the name resolves to.
+    fn find(&self, wanted: &LibraryRef) -> Option<&Route> {
+        if let Some(serial) = &wanted.serial {
+            return self.routes.iter().find(|r| &r.shared.serial == serial);
+        }
+        if let Some(r) = self
+            .routes
+            .iter()
+            .find(|r| r.shared.device == wanted.device)
+        {
+            return Some(r);
+        }
+        let resolved = resolve(&wanted.device, &self.roots)?;
+        self.routes
+            .iter()
+            .find(|r| r.shared.resolved.as_ref() == Some(&resolved))
+    }
+
+    /// Answers one request.
+    pub async fn handle(&self, body: RequestBody) -> AnswerBody {
+        let op = match &body {
+            RequestBody::Bareos { .. } => "bareos",
+            RequestBody::Status { .. } => "status",
+            RequestBody::Move { .. } => "move",
+            RequestBody::Libraries => "libraries",
+        };
+        self.metrics
+            .requests
+            .get_or_create(&RequestLabels { op: op.into() })
+            .inc();
+        let (library, work, budget) = match body {
+            RequestBody::Libraries => {
+                return AnswerBody::Libraries {
+                    libraries: self.routes.iter().map(|r| r.shared.info()).collect(),
+                };
+            }
+            RequestBody::Bareos {
+                library,
+                command,
+                budget_ms,
+            } => (
+                library,
+                Work::Bareos(command),
+                Duration::from_millis(budget_ms),
+            ),
+            RequestBody::Status { library } => (library, Work::Status, self.default_budget),
+            RequestBody::Move {
+                library,
+                from,
+                to,
+                budget_ms,
+            } => (
+                library,
+                Work::Move(from, to),
+                Duration::from_millis(budget_ms),
+            ),
+        };
+        let Some(route) = self.find(&library) else {
+            return AnswerBody::Error {
+                kind: ErrorKind::NotOwned,
+                message: format!(
+                    "changerd does not own {}{}",
+                    library.device,
+                    library
+                        .serial
+                        .map(|s| format!(" (serial {s})"))
+                        .unwrap_or_default()
+                ),
+            };
+        };
+        if self.stopping.is_cancelled() {
+            return shutting_down();
+        }
+        let (reply, answer) = oneshot::channel();
+        let job = Job {
+            work,
+            deadline: Instant::now() + budget,
+            reply,
+        };
+        match route.queue.try_send(job) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                return AnswerBody::Error {
+                    kind: ErrorKind::Busy,
+                    message: format!(
+                        "{QUEUE_DEPTH} requests are already waiting for library {}; nothing was done",
+                        route.shared.serial
+                    ),
+                };
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => return shutting_down(),
+        }
+        answer.await.unwrap_or_else(|_| AnswerBody::Error {
+            kind: ErrorKind::Failed,
+            message: "the library's thread ended before answering (see the daemon's log)".into(),
+        })
+    }
+}
+
+fn shutting_down() -> AnswerBody {
+    AnswerBody::Error {
+        kind: ErrorKind::ShuttingDown,
+        message: "changerd is stopping and takes no new work; try again when it is back".into(),
+    }
+}
+
+/// Serves `listener` until `shutdown` resolves, then drains.
+pub async fn run(
+    listener: UnixListener,
+    router: Arc<Router>,
+    stopping: CancellationToken,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let tracker = TaskTracker::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    let router = Arc::clone(&router);
+                    let stopping = stopping.clone();
+                    tracker.spawn(async move {
+                        router.metrics.clients.inc();
+                        let (read, write) = stream.into_split();
+                        connection(read, write, &router, stopping).await;
+                        router.metrics.clients.dec();
+                    });
+                }
+                Err(e) => {
+                    tracing::error!(cause = %e, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+    }
+    tracing::info!("stopping: no new connections; finishing the requests under way");
+    stopping.cancel();
+    tracker.close();
+    if tokio::time::timeout(DRAIN_DEADLINE, tracker.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "some connections were still open {DRAIN_DEADLINE:?} after the stop; closing them"
+        );
+    }
+}
+
+/// One client: request lines in, answer lines out, until it closes, sends something that is
+/// not a request, or the daemon stops.
+pub async fn connection(
+    read: impl AsyncRead + Unpin,
+    mut write: impl AsyncWrite + Unpin,
+    router: &Router,
+    stopping: CancellationToken,
+) {
+    let mut reader = BufReader::new(read);
+    loop {
+        let mut line = Vec::new();
+        let limit = u64::try_from(MAX_REQUEST_LINE).unwrap_or(u64::MAX);
+        let mut limited = (&mut reader).take(limit);
+        let read = tokio::select! {
+            () = stopping.cancelled() => return,
+            r = limited.read_until(b'\n', &mut line) => r,
+        };
+        match read {
+            Ok(0) => return,
+            Ok(_) => {}
+            Err(e) => {
+                tracing::debug!(cause = %e, "client connection failed");
+                return;
+            }
+        }
+        if line.len() >= MAX_REQUEST_LINE && !line.ends_with(b"\n") {
+            router
+                .metrics
+                .requests
+                .get_or_create(&RequestLabels {
+                    op: "bad_request".into(),
+                })
+                .inc();
+            let answer = Answer::error(
+                ErrorKind::BadRequest,
+                format!("request line longer than {MAX_REQUEST_LINE} bytes; closing"),
+            );
+            let _ = write.write_all(&changer_proto::encode(&answer)).await;
+            return;
+        }
+        let request = match changer_proto::decode_request(&line) {
+            Ok(r) => r,
+            Err(e) => {
+                router
+                    .metrics
+                    .requests
+                    .get_or_create(&RequestLabels {
+                        op: "bad_request".into(),
+                    })
+                    .inc();
+                tracing::warn!(cause = %e, "a client sent something that is not a request; closing its connection");
+                let answer = Answer::error(e.kind(), format!("{e}; closing"));
+                let _ = write.write_all(&changer_proto::encode(&answer)).await;
+                return;
+            }
+        };
+        let answer = Answer::new(router.handle(request.body).await);
+        if write
+            .write_all(&changer_proto::encode(&answer))
+            .await
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
+/// Serves the Prometheus text on every connection to `listener` (a minimal HTTP/1.0
+/// responder: the one GET a scraper sends needs no HTTP library).
+pub async fn metrics_http<S>(stream: S, metrics: Arc<Metrics>)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut stream = BufReader::new(stream);
+    let mut head = Vec::new();
+    // Read the request head (bounded), whatever its path: there is one document.
+    loop {
+        let mut line = Vec::new();
+        let mut limited = (&mut stream).take(8192);
+        match limited.read_until(b'\n', &mut line).await {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        let end = line == b"\r\n" || line == b"\n";
+        head.extend_from_slice(&line);
+        if end || head.len() > 8192 {
+            break;
+        }
+    }
+    let body = metrics.render();
+    let response = format!(
+        "HTTP/1.0 200 OK\r\nContent-Type: application/openmetrics-text; version=1.0.0; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = stream.get_mut().write_all(response.as_bytes()).await;
+    let _ = stream.get_mut().shutdown().await;
+}
