@@ -267,11 +267,8 @@ pub async fn connection(
             }
         };
         let answer = Answer::new(router.handle(request.body).await);
-        if write
-            .write_all(&changer_proto::encode(&answer))
-            .await
-            .is_err()
-        {
+        if let Err(e) = write.write_all(&changer_proto::encode(&answer)).await {
+            tracing::info!(cause = %e, "the client left before its answer was written; the work was done and is in the log (moves: in the journal)");
             return;
         }
     }

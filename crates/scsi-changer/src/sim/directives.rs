@@ -34,6 +34,9 @@ pub(crate) enum Directive {
     /// `# sim: strict-addresses [asc=21|24]`: READ ELEMENT STATUS starting at an address that
     /// is no element is refused (05h/21h/01h, or 05h/24h/00h as some libraries answer).
     StrictAddresses(StrictAnswer),
+    /// `# sim: move-delay ms=N`: every MOVE MEDIUM takes N ms, half before the cartridge
+    /// changes places and half after, as a robot's arm travels there and back.
+    MoveDelay(u32),
 }
 
 /// An element type as `# sim:` lines name it.
@@ -169,9 +172,19 @@ pub(crate) fn parse_line(line: &str) -> Result<Directive, String> {
         "state" => state(&args),
         "not-installed" => not_installed(&args),
         "strict-addresses" => strict_addresses(&args),
+        "move-delay" => match args.as_slice() {
+            [arg] => match key_value(arg) {
+                Some(("ms", value)) => value
+                    .parse::<u32>()
+                    .map(Directive::MoveDelay)
+                    .map_err(|_| format!("`move-delay` needs ms=N with N a number, not `{value}`")),
+                _ => Err("`move-delay` takes ms=N".into()),
+            },
+            _ => Err("`move-delay` takes ms=N".into()),
+        },
         other => Err(format!(
             "unknown `# sim:` directive `{other}` (expected changer, drives, drive, slot, \
-             addresses, fault, state, not-installed or strict-addresses)"
+             addresses, fault, state, not-installed, strict-addresses or move-delay)"
         )),
     }
 }
@@ -450,6 +463,7 @@ mod tests {
                 "# sim: strict-addresses asc=24",
                 Directive::StrictAddresses(StrictAnswer::InvalidFieldInCdb),
             ),
+            ("# sim: move-delay ms=250", Directive::MoveDelay(250)),
             (
                 "#sim: addresses storage=10 ie=5",
                 Directive::Addresses(Bases {

@@ -327,6 +327,17 @@ impl Transport for SimTransport {
         };
         let default_serial = &self.lib.inner.default_serial;
         let unit = self.unit;
+        // A slow robot: the first half of the travel before the cartridge changes places
+        // (outside the file lock, so others read meanwhile), the second half after.
+        let travel =
+            if unit == Unit::Changer && cmd.cdb.first() == Some(&crate::cdb::opcode::MOVE_MEDIUM) {
+                self.lib
+                    .transact(|state, _| state.config.move_delay)
+                    .map_err(TxError::into_io)?
+            } else {
+                std::time::Duration::ZERO
+            };
+        std::thread::sleep(travel / 2);
         let reply = self
             .lib
             .transact(|state, attention| match unit {
@@ -342,6 +353,7 @@ impl Transport for SimTransport {
                 Unit::Drive(i) => scsi::drive(state, usize::from(i), cmd.cdb, buf),
             })
             .map_err(TxError::into_io)?;
+        std::thread::sleep(travel - travel / 2);
         tracing::trace!(
             device = %self.name,
             opcode = cmd.cdb.first().copied().unwrap_or(0),

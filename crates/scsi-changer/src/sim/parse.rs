@@ -444,6 +444,9 @@ fn apply(
             config.not_installed.sort_by_key(|e| e.1);
         }
         Directive::StrictAddresses(answer) => config.strict_addresses = Some(answer),
+        Directive::MoveDelay(ms) => {
+            config.move_delay = std::time::Duration::from_millis(u64::from(ms));
+        }
         Directive::Comment | Directive::Fault(_) | Directive::State(_) => {}
     }
     Ok(())

@@ -86,6 +86,8 @@ pub(super) struct Config {
     pub not_installed: Vec<(u8, u16)>,
     /// How READ ELEMENT STATUS at an address that is no element is refused, if it is.
     pub strict_addresses: Option<StrictAnswer>,
+    /// How long a MOVE MEDIUM takes (`# sim: move-delay`).
+    pub move_delay: std::time::Duration,
 }
 
 /// INQUIRY identity of one logical unit, defaults applied.

@@ -1,0 +1,315 @@
+//! Helpers for the daemon's tests: a simulated library in a temp dir, the real `changerd`
+//! binary serving it on a socket in that dir, and clients (the socket protocol, and the real
+//! `changer` binary built beside `changerd`).
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use changer_proto::{Answer, AnswerBody, BareosCommand, LibraryRef, Request, RequestBody};
+
+/// The AWS Storage Gateway geometry (as scripts/demo builds it): 10 drives, 1600 storage
+/// slots with 100 tapes in slots 1–100, 1600 I/E slots with 10 tapes in 1601–1610.
+pub fn aws_library(extra: &str) -> String {
+    let mut t = String::from(
+        "# sim: changer vendor=STK product=L700 serial=SGW-TEST-MC\n# sim: drives vendor=IBM product=ULT3580-TD5\n",
+    );
+    t.push_str(extra);
+    t.push_str("  Storage Changer /dev/sg11:10 Drives, 3200 Slots ( 1600 Import/Export )\n");
+    for i in 0..10 {
+        t.push_str(&format!("Data Transfer Element {i}:Empty\n"));
+    }
+    for n in 1..=3200u32 {
+        let ie = if n > 1600 { " IMPORT/EXPORT" } else { "" };
+        if n <= 100 || (1601..=1610).contains(&n) {
+            t.push_str(&format!(
+                "      Storage Element {n}{ie}:Full :VolumeTag=AWS{n:05}\n"
+            ));
+        } else {
+            t.push_str(&format!("      Storage Element {n}{ie}:Empty\n"));
+        }
+    }
+    t
+}
+
+/// A temp dir with a library file, a config, and (once started) a daemon.
+pub struct Daemon {
+    pub dir: tempfile::TempDir,
+    pub library: PathBuf,
+    pub config: PathBuf,
+    pub socket: PathBuf,
+    pub log: PathBuf,
+    child: Option<Child>,
+}
+
+impl Daemon {
+    /// A library from `text` and a config with `extra` TOML lines (for `[[library]]` keys,
+    /// put them in `library_extra`), not started.
+    pub fn new(text: &str, extra: &str, library_extra: &str) -> Daemon {
+        let dir = tempfile::tempdir().unwrap();
+        let library = dir.path().join("library.txt");
+        std::fs::write(&library, text).unwrap();
+        let socket = dir.path().join("changer.sock");
+        let config = dir.path().join("changer.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "lock_dir = \"{d}/locks\"\nstate_dir = \"{d}/state\"\nsocket = \"{}\"\nlog_file = \"{d}/changer.log\"\nlog_level = \"debug\"\n{extra}\n[[library]]\ndevice = \"sim:{}\"\n{library_extra}\n",
+                socket.display(),
+                library.display(),
+                d = dir.path().display()
+            ),
+        )
+        .unwrap();
+        let log = dir.path().join("changerd.log");
+        Daemon {
+            dir,
+            library,
+            config,
+            socket,
+            log,
+            child: None,
+        }
+    }
+
+    /// `sim:<library>`.
+    pub fn device(&self) -> String {
+        format!("sim:{}", self.library.display())
+    }
+
+    /// Starts `changerd` and waits until it answers.
+    pub fn start(&mut self) -> &mut Daemon {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_changerd"))
+            .arg("--config")
+            .arg(&self.config)
+            .env("CHANGER_LOG", "info")
+            .env_remove("CHANGER_SOCKET")
+            .env_remove("NOTIFY_SOCKET")
+            .env_remove("LISTEN_FDS")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        self.wait_ready();
+        self
+    }
+
+    /// Waits until the socket answers a `libraries` request.
+    pub fn wait_ready(&mut self) {
+        let until = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(child) = self.child.as_mut()
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                panic!(
+                    "changerd exited with {status} before answering:\n{}",
+                    self.log_text()
+                );
+            }
+            if let Ok(a) = self.try_request(RequestBody::Libraries)
+                && matches!(a.body, AnswerBody::Libraries { .. })
+            {
+                return;
+            }
+            assert!(
+                Instant::now() < until,
+                "changerd did not answer:\n{}",
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The daemon's process id.
+    pub fn pid(&self) -> i32 {
+        i32::try_from(self.child.as_ref().expect("started").id()).unwrap()
+    }
+
+    /// SIGKILL, and reaps it.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGTERM, and its exit status.
+    pub fn terminate(&mut self) -> ExitStatus {
+        let mut c = self.child.take().expect("started");
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(i32::try_from(c.id()).unwrap()),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+        .unwrap();
+        let until = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = c.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < until,
+                "changerd did not stop after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// The daemon's log so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// One request on a fresh connection.
+    pub fn try_request(&self, body: RequestBody) -> std::io::Result<Answer> {
+        let mut s = UnixStream::connect(&self.socket)?;
+        s.set_read_timeout(Some(Duration::from_secs(120)))?;
+        s.write_all(&changer_proto::encode(&Request::new(body)))?;
+        let mut line = Vec::new();
+        BufReader::new(&s).read_until(b'\n', &mut line)?;
+        changer_proto::decode_answer(&line).map_err(std::io::Error::other)
+    }
+
+    /// One request; panics when there is no answer.
+    pub fn request(&self, body: RequestBody) -> AnswerBody {
+        self.try_request(body).expect("an answer").body
+    }
+
+    /// A Changer Command through the socket: (stdout, stderr, status).
+    pub fn bareos(&self, command: BareosCommand) -> (String, String, i32) {
+        match self.request(RequestBody::Bareos {
+            library: LibraryRef {
+                device: self.device(),
+                serial: None,
+            },
+            command,
+            budget_ms: 60_000,
+        }) {
+            AnswerBody::Bareos {
+                stdout,
+                stderr,
+                status,
+            } => (stdout, stderr, status),
+            other => panic!("not a Bareos answer: {other:?}"),
+        }
+    }
+
+    /// The real `changer` binary with this config (it is built beside `changerd` by
+    /// `cargo test --workspace`).
+    pub fn changer(&self) -> Command {
+        let mut c = Command::new(changer_binary());
+        c.env("CHANGER_CONFIG", &self.config)
+            .env_remove("CHANGER_SOCKET")
+            .env_remove("CHANGER_LOG");
+        c
+    }
+
+    /// `changer <device> <args…>`.
+    pub fn run(&self, args: &[&str]) -> Output {
+        let mut all = vec![self.device()];
+        all.extend(args.iter().map(|s| s.to_string()));
+        self.changer().args(&all).output().unwrap()
+    }
+
+    /// The library file now.
+    pub fn text(&self) -> String {
+        std::fs::read_to_string(&self.library).unwrap()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// `target/<profile>/changer`, beside `changerd`.
+pub fn changer_binary() -> PathBuf {
+    let path = Path::new(env!("CARGO_BIN_EXE_changerd")).with_file_name("changer");
+    assert!(
+        path.exists(),
+        "{} is missing: run the tests with `cargo test --workspace` (or `cargo build -p changer` first)",
+        path.display()
+    );
+    path
+}
+
+/// The library as the simulator holds it, read in this process (no lock of ours is taken:
+/// this is the robot's own truth).
+pub fn truth(library: &Path) -> scsi_changer::inventory::Inventory {
+    let sim = scsi_changer::sim::SimLibrary::open(library).unwrap();
+    let mut c = scsi_changer::changer::Changer::new(sim.changer())
+        .with_policy(scsi_changer::retry::RetryPolicy::immediate());
+    c.inventory(false).unwrap().1
+}
+
+/// barcode → element address, for every full element.
+pub fn placement(
+    inv: &scsi_changer::inventory::Inventory,
+) -> std::collections::BTreeMap<String, u16> {
+    let mut out = std::collections::BTreeMap::new();
+    for e in inv.elements().filter(|e| e.full) {
+        let tag = e.barcode().unwrap_or("").to_owned();
+        assert!(
+            out.insert(tag.clone(), e.address.0).is_none(),
+            "barcode {tag} is in two elements"
+        );
+    }
+    out
+}
+
+/// A small deterministic generator, so a failure can be replayed.
+pub struct Lcg(pub u64);
+
+impl Lcg {
+    pub fn next(&mut self, n: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) % n
+    }
+}
+
+/// The metrics text served on a Unix socket.
+pub fn scrape(socket: &Path) -> String {
+    let mut s = UnixStream::connect(socket).unwrap();
+    s.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").unwrap();
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut s, &mut text).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").expect("an HTTP answer");
+    assert!(head.starts_with("HTTP/1.0 200"), "{head}");
+    body.to_owned()
+}
+
+/// The sum of a metric's samples whose line contains every one of `having`.
+pub fn sample_sum(metrics: &str, name: &str, having: &[&str]) -> f64 {
+    metrics
+        .lines()
+        .filter(|l| l.starts_with(name) && !l.starts_with('#'))
+        .filter(|l| {
+            let rest = &l[name.len()..];
+            rest.starts_with('{') || rest.starts_with(' ')
+        })
+        .filter(|l| having.iter().all(|h| l.contains(h)))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// SCSI commands the daemon has sent, of one opcode (`"B8h"`) or all (`""`).
+pub fn scsi_commands(metrics: &str, opcode: &str) -> f64 {
+    sample_sum(
+        metrics,
+        "changer_scsi_command_duration_seconds_count",
+        &[&format!("opcode=\"{opcode}")],
+    )
+}
