@@ -46,7 +46,9 @@ impl Lib {
     /// A `changer` command with this library's config.
     pub fn command(&self) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_changer"));
+        // Direct mode, whatever daemon the host may run.
         c.env("CHANGER_CONFIG", &self.config)
+            .env("CHANGER_SOCKET", self.dir.path().join("no-daemon.sock"))
             .env_remove("CHANGER_LOG");
         c
     }

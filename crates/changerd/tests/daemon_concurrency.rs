@@ -205,3 +205,108 @@ fn a_hundred_clients_are_all_answered_and_moves_never_interleave() {
     }
     assert_eq!(seen, moves);
 }
+
+/// The direct-mode concurrency test (crates/changer/tests/concurrency.rs) again, with every
+/// `changer` process going through the daemon: 4 rounds of 20 processes at once, random
+/// loads, unloads and transfers on a 4-drive, 24-slot library.
+#[test]
+fn twenty_changer_processes_through_the_daemon_never_interleave_or_lose_a_tape() {
+    let mut text = String::from(
+        "  Storage Changer /dev/sg3:4 Drives, 24 Slots ( 4 Import/Export )\nData Transfer Element 0:Empty\nData Transfer Element 1:Empty\nData Transfer Element 2:Empty\nData Transfer Element 3:Empty\n",
+    );
+    for slot in 1..=24u16 {
+        let ie = if slot > 20 { " IMPORT/EXPORT" } else { "" };
+        if slot % 2 == 1 {
+            text.push_str(&format!(
+                "      Storage Element {slot}{ie}:Full :VolumeTag=CONC{slot:02}L6\n"
+            ));
+        } else {
+            text.push_str(&format!("      Storage Element {slot}{ie}:Empty\n"));
+        }
+    }
+    let mut d = Daemon::new(&text, "", "");
+    d.start();
+    let before = placement(&truth(&d.library));
+    let mut rng = Lcg(20261126);
+    let mut succeeded = 0;
+    for _round in 0..4 {
+        let children: Vec<_> = (0..20)
+            .map(|_| {
+                let drive = rng.next(4);
+                let args: Vec<String> = match rng.next(3) {
+                    0 => vec![
+                        "load".into(),
+                        (rng.next(24) + 1).to_string(),
+                        format!("/dev/nst{drive}"),
+                        drive.to_string(),
+                    ],
+                    1 => vec![
+                        "unload".into(),
+                        (rng.next(20) + 1).to_string(),
+                        format!("/dev/nst{drive}"),
+                        drive.to_string(),
+                    ],
+                    _ => vec![
+                        "transfer".into(),
+                        (rng.next(24) + 1).to_string(),
+                        (rng.next(24) + 1).to_string(),
+                    ],
+                };
+                let mut all = vec![d.device()];
+                all.extend(args);
+                d.changer()
+                    .args(&all)
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for child in children {
+            let out = child.wait_with_output().unwrap();
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            match out.status.code() {
+                Some(0) => succeeded += 1,
+                Some(1) => assert!(
+                    ["Full", "Empty", "invalid slot", "is drive"]
+                        .iter()
+                        .any(|p| text.contains(p)),
+                    "unexpected failure: {text}"
+                ),
+                other => panic!("exit {other:?}: {text}"),
+            }
+        }
+    }
+    let after = placement(&truth(&d.library));
+    let mut tags: Vec<_> = after.keys().collect();
+    tags.sort();
+    assert_eq!(
+        tags,
+        before.keys().collect::<Vec<_>>(),
+        "cartridges lost or duplicated"
+    );
+    assert!(
+        succeeded >= 10,
+        "only {succeeded} of 80 operations succeeded"
+    );
+    let log = std::fs::read_to_string(d.dir.path().join("changer.log")).unwrap();
+    assert_eq!(
+        log.matches("answered by changerd").count(),
+        80,
+        "every process went through the daemon"
+    );
+    assert!(d.terminate().success());
+    let mut under_way = false;
+    for line in d.log_text().lines() {
+        if line.contains("move started") {
+            assert!(!under_way, "two moves at once: {line}");
+            under_way = true;
+        } else if line.contains("move finished") {
+            under_way = false;
+        }
+    }
+}

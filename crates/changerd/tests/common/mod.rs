@@ -164,6 +164,19 @@ impl Daemon {
         }
     }
 
+    /// Waits for a daemon that was sent a signal by someone else, and its exit status.
+    pub fn terminate_reaped(&mut self) -> ExitStatus {
+        let mut c = self.child.take().expect("started");
+        let until = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = c.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < until, "changerd did not stop");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// The daemon's log so far.
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
