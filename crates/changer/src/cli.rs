@@ -12,6 +12,9 @@ use clap::{Args, Parser, Subcommand};
 ///   (Changer Command = "/usr/bin/changer %c %o %S %a %d"; <changer-device> is /dev/sgN,
 ///   /dev/schN, a link to either, or sim:PATH)
 ///
+/// When changerd answers on its socket (CHANGER_SOCKET, else the `socket` key) and owns the
+/// library, commands go through it (same output); otherwise changer works directly.
+///
 /// For people: the subcommands below.
 #[derive(Debug, Parser)]
 #[command(name = "changer", version, about, long_about, verbatim_doc_comment)]

@@ -391,6 +391,28 @@ mod tests {
     }
 
     #[test]
+    fn the_commented_default_file_parses_with_every_key_uncommented() {
+        let text = include_str!("../../../packaging/changer.toml");
+        let uncommented: String = text
+            .lines()
+            .map(|l| match l.strip_prefix('#') {
+                Some(rest) if rest.starts_with(|c: char| c.is_ascii_lowercase() || c == '[') => {
+                    rest
+                }
+                _ => l,
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let config: Config = toml::from_str(&uncommented).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(config.socket_group.as_deref(), Some("bareos"));
+        assert_eq!(
+            config.defaults.cache,
+            Some(crate::cache::CacheMode::Exclusive)
+        );
+        assert_eq!(config.libraries.len(), 1);
+    }
+
+    #[test]
     fn unknown_keys_are_rejected_with_the_file_named() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.toml");

@@ -177,3 +177,62 @@ fn an_old_cache_is_read_again() {
     std::thread::sleep(std::time::Duration::from_millis(1300));
     assert!(list(&d).contains("5:TAPE01L6"));
 }
+
+#[test]
+fn human_status_and_move_go_through_the_daemon() {
+    let d = daemon("exclusive", "");
+    let out = d
+        .changer()
+        .args(["status", "--json", &d.device()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["data"]["cache"]["mode"], "exclusive", "{v}");
+    assert!(v["data"]["cache"]["age_ms"].is_u64(), "{v}");
+    let table = d.changer().args(["status", &d.device()]).output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&table.stdout).contains("answered by changerd: cache exclusive"),
+        "{table:?}"
+    );
+    let moved = d
+        .changer()
+        .args(["move", &d.device(), "1", "drive:1"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&moved.stdout),
+        "moved slot 1 to drive 1\n"
+    );
+    assert!(
+        d.text()
+            .contains("Data Transfer Element 1:Full (Storage Element 1 Loaded)")
+    );
+    let m = metrics(&d);
+    assert_eq!(
+        sample_sum(
+            &m,
+            "changer_moves_total",
+            &["kind=\"move\"", "result=\"ok\""]
+        ),
+        1.0,
+        "{m}"
+    );
+    assert_eq!(
+        sample_sum(&m, "changer_requests_total", &["op=\"status\""]),
+        2.0,
+        "{m}"
+    );
+    // A refused move says why, from the daemon.
+    let refused = d
+        .changer()
+        .args(["move", &d.device(), "2", "drive:1"])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        text.contains("changerd:") && text.contains("is Empty"),
+        "{text}"
+    );
+}
