@@ -54,6 +54,44 @@ pub struct Job {
     pub deadline: Instant,
     /// Where the answer goes (a closed receiver is fine: the work is done anyway).
     pub reply: oneshot::Sender<AnswerBody>,
+    /// Who decides the job's fate: the library's thread starting it, or the server giving
+    /// up on it at its deadline — whichever comes first, never both.
+    pub claim: Arc<Claim>,
+}
+
+/// A job's fate, decided once.
+#[derive(Debug, Default)]
+pub struct Claim(std::sync::atomic::AtomicU8);
+
+impl Claim {
+    const QUEUED: u8 = 0;
+    const STARTED: u8 = 1;
+    const ABANDONED: u8 = 2;
+
+    /// The library's thread takes the job; `false` when the server already gave up on it.
+    pub fn start(&self) -> bool {
+        self.0
+            .compare_exchange(
+                Self::QUEUED,
+                Self::STARTED,
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            )
+            .is_ok()
+    }
+
+    /// The server gives up on a job still queued; `false` when it has started (its answer
+    /// must then be waited for: a move under way is never reported as not done).
+    pub fn abandon(&self) -> bool {
+        self.0
+            .compare_exchange(
+                Self::QUEUED,
+                Self::ABANDONED,
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            )
+            .is_ok()
+    }
 }
 
 /// What the rest of the daemon knows of a library without asking its thread.
@@ -308,6 +346,9 @@ impl Owner {
                         "changerd is stopping and takes no new work; try again when it is back"
                             .into(),
                 });
+                continue;
+            }
+            if !job.claim.start() {
                 continue;
             }
             if Instant::now() >= job.deadline {

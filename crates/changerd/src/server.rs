@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::metrics::{Metrics, RequestLabels};
-use crate::owner::{Job, Shared, Work, resolve};
+use crate::owner::{Claim, Job, Shared, Work, resolve};
 
 /// How long handlers get to finish after the stop, for requests that are not robot work
 /// (robot work always finishes: its handler waits for the library's thread).
@@ -134,11 +134,14 @@ impl Router {
         if self.stopping.is_cancelled() {
             return shutting_down();
         }
-        let (reply, answer) = oneshot::channel();
+        let (reply, mut answer) = oneshot::channel();
+        let deadline = Instant::now() + budget;
+        let claim = Arc::new(Claim::default());
         let job = Job {
             work,
-            deadline: Instant::now() + budget,
+            deadline,
             reply,
+            claim: Arc::clone(&claim),
         };
         match route.queue.try_send(job) {
             Ok(()) => {}
@@ -153,10 +156,27 @@ impl Router {
             }
             Err(mpsc::error::TrySendError::Closed(_)) => return shutting_down(),
         }
-        answer.await.unwrap_or_else(|_| AnswerBody::Error {
+        let ended = || AnswerBody::Error {
             kind: ErrorKind::Failed,
             message: "the library's thread ended before answering (see the daemon's log)".into(),
-        })
+        };
+        tokio::select! {
+            a = &mut answer => return a.unwrap_or_else(|_| ended()),
+            () = tokio::time::sleep_until(deadline.into()) => {}
+        }
+        // The budget is spent. A job still queued is given up (the thread will skip it); one
+        // that has started is waited for, whatever it takes.
+        if claim.abandon() {
+            return AnswerBody::Error {
+                kind: ErrorKind::Busy,
+                message: format!(
+                    "library {} was busy with other requests for the whole budget of this one \
+                     ({budget:?}); nothing was done",
+                    route.shared.serial
+                ),
+            };
+        }
+        answer.await.unwrap_or_else(|_| ended())
     }
 }
 

@@ -209,3 +209,54 @@ fn a_direct_changer_refuses_at_once_while_the_daemon_keeps_the_library() {
     assert!(text.contains("belongs to changerd"), "{text}");
     assert!(d.text().contains("Storage Element 1:Full"), "nothing moved");
 }
+
+#[test]
+fn a_request_that_waits_out_its_budget_is_answered_busy_and_never_run() {
+    let mut d = Daemon::new(&format!("# sim: move-delay ms=1500\n{LIBRARY}"), "", "");
+    d.start();
+    let load = RequestBody::Bareos {
+        library: LibraryRef {
+            device: d.device(),
+            serial: None,
+        },
+        command: BareosCommand::Load {
+            slot: 1,
+            drive: 0,
+            archive_device: "/dev/nst0".into(),
+        },
+        budget_ms: 60_000,
+    };
+    std::thread::scope(|s| {
+        let mover = s.spawn(|| d.request(load.clone()));
+        std::thread::sleep(Duration::from_millis(200));
+        let started = std::time::Instant::now();
+        let queued = d.request(RequestBody::Bareos {
+            library: LibraryRef {
+                device: d.device(),
+                serial: None,
+            },
+            command: BareosCommand::Transfer { from: 2, to: 3 },
+            budget_ms: 300,
+        });
+        let waited = started.elapsed();
+        assert!(
+            matches!(&queued, AnswerBody::Error { kind: ErrorKind::Busy, message } if message.contains("nothing was done")),
+            "{queued:?}"
+        );
+        assert!(
+            waited < Duration::from_millis(1000),
+            "answered after {waited:?}, not at its budget"
+        );
+        assert!(matches!(
+            mover.join().unwrap(),
+            AnswerBody::Bareos { status: 0, .. }
+        ));
+    });
+    // The transfer that was given up never ran, even after the robot became free.
+    std::thread::sleep(Duration::from_millis(300));
+    // Slot 2 still holds its tape; drive 0 holds slot 1's.
+    assert_eq!(d.bareos(BareosCommand::List).0, "2:TAPE02L6\n1:TAPE01L6\n");
+    assert!(
+        d.text().contains("Storage Element 2:Full") && d.text().contains("Storage Element 3:Empty")
+    );
+}
