@@ -470,6 +470,28 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        /// Whatever a client sends, decoding answers Ok or Err and never panics; what decodes
+        /// encodes back to a line that decodes to the same request.
+        #[test]
+        fn any_bytes_decode_without_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..300)) {
+            if let Ok(r) = decode_request(&bytes) {
+                proptest::prop_assert_eq!(decode_request(&encode(&r)).unwrap(), r);
+            }
+        }
+
+        #[test]
+        fn json_shaped_lines_decode_without_panic(
+            op in "(bareos|status|move|libraries|x)",
+            v in 0u32..3,
+            field in "[a-z_]{0,12}",
+            value in proptest::num::i64::ANY,
+        ) {
+            let line = format!("{{\"v\":{v},\"op\":\"{op}\",\"{field}\":{value}}}\n");
+            let _ = decode_request(line.as_bytes());
+        }
+    }
+
     #[test]
     fn bad_lines_are_told_apart() {
         let cases: &[(&str, &[u8], ErrorKind)] = &[
