@@ -305,7 +305,7 @@ if [ -n "$daemon" ]; then
 		device = "$CHANGER_SG"
 		cache = "$daemon_cache"
 	EOF
-	"$daemon" --config "$D/changer.toml" >"$W/log/changerd.out" 2>"$W/log/changerd.log" </dev/null &
+	NO_COLOR=1 "$daemon" --config "$D/changer.toml" >"$W/log/changerd.out" 2>"$W/log/changerd.log" </dev/null &
 	daemon_pid=$!
 	for ((i = 0; i < 1200; i++)); do # it listens once the library is open and read
 		[ -S "$D/changerd.sock" ] && break

@@ -141,7 +141,7 @@ start_daemon() {
 		cache = "$daemon_cache"
 	EOF
 	: >"$d/changer.log"
-	"$bin" --config "$d/changer.toml" >"$d/daemon.out" 2>"$d/daemon.log" </dev/null &
+	NO_COLOR=1 "$bin" --config "$d/changer.toml" >"$d/daemon.out" 2>"$d/daemon.log" </dev/null &
 	daemon_pid=$!
 	# It binds the socket once the library is open and read (aws: 3200 slots).
 	for ((i = 0; i < 1200; i++)); do
@@ -323,6 +323,7 @@ compare() {
 	for d in "${details[@]}"; do
 		echo "---- $d"
 	done
+	local daemon_bad=0
 	for side in "$a" "$b"; do # the daemon of a side that went through changerd
 		[ -f "$side/daemon" ] || continue
 		local name rc reqs
@@ -332,18 +333,18 @@ compare() {
 		line1 "$side/daemon"
 		echo "changerd of side $name: $REPLY; $reqs requests served for $n steps; exit status $rc after SIGTERM"
 		if [ "$rc" != 0 ] || [ "$reqs" != "$n" ] || [ -s "$side/daemon.problems" ]; then
-			bad=$((bad + 1))
+			daemon_bad=1
 			echo "---- changerd of side $name failed: exit status $rc (want 0), $reqs requests (want $n)"
 			[ -s "$side/daemon.problems" ] && cat "$side/daemon.problems"
 			echo "  last 30 lines of its log:"
 			tail -n 30 "$side/changerd/daemon.log" | sed 's/^/  /'
 		fi
 	done
-	if [ "$bad" -eq 0 ]; then
+	if [ "$bad" -eq 0 ] && [ "$daemon_bad" = 0 ]; then
 		echo "diff-harness: $n steps, all agree"
 		return 0
 	fi
-	echo "diff-harness: $bad of $n steps differ"
+	echo "diff-harness: $bad of $n steps differ$([ "$daemon_bad" = 0 ] || echo "; changerd failed")"
 	return 1
 }
 
