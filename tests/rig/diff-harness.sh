@@ -24,6 +24,19 @@
 #                     the host by scripts/vtl-run)
 #   --no-strace       do not count SG_IO ioctls (faster)
 #   --step-timeout S  limit per command (default 120 s; the stock script's `load` can wait 300 s)
+#   --daemon          side B (with `record`: the one side) goes through changerd: after the
+#                     library restart the harness starts changerd (--changerd PATH, default the
+#                     `changerd` next to the command's program, else the one on PATH) with a
+#                     config in the side's directory (socket, state_dir, lock_dir, log_file,
+#                     log_level debug, one [[library]] device = $CHANGER_SG), runs every step of
+#                     that side with CHANGER_CONFIG naming it, and stops the daemon with SIGTERM
+#                     after the last step. Proof that the daemon answered, checked per step: the
+#                     command's log must gain exactly one "answered by changerd" line (else the
+#                     step differs: `direct@B`); the daemon must exit 0 after SIGTERM and its log
+#                     must show one request per step (else the comparison fails)
+#   --daemon-cache M  the daemon's cache mode for the library: exclusive (default: it holds the
+#                     library lock for its whole life, so a step that did not reach it refuses
+#                     at once) or shared
 #
 # Each side starts from a freshly started library: `"$VTL_CTL" restart` (tgtd restart, fresh
 # tape images, iSCSI re-login; device names are re-read from $VTL_ENV). After every step the
@@ -50,6 +63,12 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 VIEW=$here/director-view.pl
 strace_on=1
 step_timeout=120
+daemon=0
+daemon_cache=exclusive
+changerd=
+daemon_pid=
+# A daemon still running when the harness ends early (die, a signal) is killed.
+trap '[ -z "$daemon_pid" ] || kill -KILL "$daemon_pid" 2>/dev/null || true' EXIT
 
 die() {
 	echo "diff-harness: $*" >&2
@@ -99,6 +118,76 @@ sgio_summaries() {
 		}' "$@"
 }
 
+# start_daemon PROGRAM DIR: changerd owning $CHANGER_SG, everything of it in DIR/changerd;
+# exports CHANGER_CONFIG for the steps; sets daemon_pid.
+start_daemon() {
+	local prog=$1 d=$2/changerd i
+	local bin=${changerd:-}
+	if [ -z "$bin" ]; then
+		bin=$(dirname "$prog")/changerd
+		[ -x "$bin" ] || bin=$(command -v changerd) || die "no changerd next to $prog nor on PATH (--changerd PATH)"
+	fi
+	[ -x "$bin" ] || die "changerd $bin is not executable"
+	mkdir -p "$d" || die "cannot create $d"
+	cat >"$d/changer.toml" <<-EOF
+		# written by diff-harness.sh --daemon
+		socket = "$d/changerd.sock"
+		state_dir = "$d/state"
+		lock_dir = "$d/lock"
+		log_file = "$d/changer.log"
+		log_level = "debug"
+		[[library]]
+		device = "$CHANGER_SG"
+		cache = "$daemon_cache"
+	EOF
+	: >"$d/changer.log"
+	NO_COLOR=1 "$bin" --config "$d/changer.toml" >"$d/daemon.out" 2>"$d/daemon.log" </dev/null &
+	daemon_pid=$!
+	# It binds the socket once the library is open and read (aws: 3200 slots).
+	for ((i = 0; i < 1200; i++)); do
+		[ -S "$d/changerd.sock" ] && break
+		if ! kill -0 "$daemon_pid" 2>/dev/null || [ "$(proc_state "$daemon_pid")" = Z ]; then
+			wait "$daemon_pid" || true
+			cat "$d/daemon.log" >&2
+			die "changerd exited before it listened"
+		fi
+		sleep 0.1
+	done
+	[ -S "$d/changerd.sock" ] || { cat "$d/daemon.log" >&2; kill -KILL "$daemon_pid"; die "changerd did not listen within 120 s"; }
+	echo "$bin (cache $daemon_cache, pid $daemon_pid)" >"$2/daemon"
+	export CHANGER_CONFIG=$d/changer.toml
+}
+
+proc_state() { # the state letter of process $1 (Z = exited, not yet reaped), or nothing
+	local line
+	line=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
+	line=${line##*) }
+	echo "${line%% *}"
+}
+
+# stop_daemon DIR: SIGTERM, wait up to 60 s, record the exit status (137 after a SIGKILL) and
+# the number of requests the daemon served.
+stop_daemon() {
+	local dir=$1 i rc=0
+	unset CHANGER_CONFIG
+	kill -TERM "$daemon_pid" 2>/dev/null || true
+	for ((i = 0; i < 600; i++)); do
+		case $(proc_state "$daemon_pid") in '' | Z) break ;; esac
+		sleep 0.1
+	done
+	case $(proc_state "$daemon_pid") in
+	'' | Z) ;;
+	*)
+		echo "changerd did not stop within 60 s of SIGTERM; killed" >>"$dir/daemon.problems"
+		kill -KILL "$daemon_pid" 2>/dev/null || true
+		;;
+	esac
+	wait "$daemon_pid" || rc=$?
+	daemon_pid=
+	echo "$rc" >"$dir/daemon.rc"
+	grep -c 'request started' "$dir/changerd/daemon.log" >"$dir/daemon.requests" || true
+}
+
 # record CMD SEQUENCE DIR
 record() {
 	local cmd=$1 seq=$2 dir=$3 line i=0 op rc words
@@ -120,6 +209,11 @@ record() {
 	local ioreq=/sys/class/scsi_generic/${CHANGER_SG#/dev/}/device/iorequest_cnt c0 c1 t0
 	[ -r "$ioreq" ] || die "no $ioreq"
 	echo "$cmd" >"$dir/command"
+	local answered=0 n
+	if [ "$daemon" = 1 ]; then
+		start_daemon "${words[0]}" "$dir"
+		echo "$cmd   (through changerd, cache $daemon_cache)" >"$dir/command"
+	fi
 	state "$dir/0.state"
 	while IFS= read -r line || [ -n "$line" ]; do
 		line=${line%%#*}
@@ -148,9 +242,15 @@ record() {
 		read -r c1 <"$ioreq"
 		echo $((c1 - c0)) >"$dir/$i.cmds"
 		echo "$rc" >"$dir/$i.rc"
+		if [ "$daemon" = 1 ]; then
+			n=$(grep -c 'answered by changerd' "$dir/changerd/changer.log") || true
+			if [ "$n" = $((answered + 1)) ]; then echo changerd; else echo "direct ($((n - answered)) answers by changerd)"; fi >"$dir/$i.via"
+			answered=$n
+		fi
 		perl "$VIEW" "$op" "$rc" "$dir/$i.out" >"$dir/$i.view"
 		state "$dir/$i.state"
 	done <"$seq"
+	[ "$daemon" = 1 ] && stop_daemon "$dir"
 	[ "$strace_on" = 1 ] && [ "$i" -gt 0 ] && sgio_summaries "$dir"/*.strace
 	echo "$i" >"$dir/steps"
 }
@@ -189,6 +289,11 @@ compare() {
 			fi
 			line1 "$side/$i.ms"; row+=("$REPLY")
 		done
+		for side in "$a" "$b"; do
+			[ -f "$side/daemon" ] || continue
+			line1 "$side/$i.via"
+			[ "$REPLY" = changerd ] || what+=("direct@$([ "$side" = "$a" ] && echo A || echo B)")
+		done
 		[ "${row[0]}" = "${row[4]}" ] || what=(exit "${what[@]}")
 		same "$a/$i.view" "$b/$i.view" || what+=(view)
 		same "$a/$i.state" "$b/$i.state" || what+=(state)
@@ -201,6 +306,7 @@ compare() {
 			case " ${what[*]} " in *" exit "*) t+=$'\n'"  exit: A ${row[0]}, B ${row[4]}" ;; esac
 			case " ${what[*]} " in *" view "*) t+=$'\n'"  view (--- A, +++ B):"$'\n'"$(diff -u "$a/$i.view" "$b/$i.view" | tail -n +3)" ;; esac
 			case " ${what[*]} " in *" state "*) t+=$'\n'"  state after the step (--- A, +++ B):"$'\n'"$(diff -u "$a/$i.state" "$b/$i.state" | tail -n +3)" ;; esac
+			case " ${what[*]} " in *direct@*) t+=$'\n'"  the step was not answered by changerd ($(cat "$a/$i.via" "$b/$i.via" 2>/dev/null | tr '\n' ' ')); see changerd/changer.log and changerd/daemon.log" ;; esac
 			case " ${what[*]} " in *RES-type-0*) t+=$'\n'"  READ ELEMENT STATUS with element type 0 (all) was sent: tgt 1.0.85 corrupts that answer and may crash (test-env.md §2.3 #1)" ;; esac
 			slurp "$a/$i.out"; t+=$'\n'"  output A:"$'\n'"${REPLY:0:2000}"
 			slurp "$b/$i.out"; t+=$'\n'"  output B:"$'\n'"${REPLY:0:2000}"
@@ -217,11 +323,28 @@ compare() {
 	for d in "${details[@]}"; do
 		echo "---- $d"
 	done
-	if [ "$bad" -eq 0 ]; then
+	local daemon_bad=0
+	for side in "$a" "$b"; do # the daemon of a side that went through changerd
+		[ -f "$side/daemon" ] || continue
+		local name rc reqs
+		name=$([ "$side" = "$a" ] && echo A || echo B)
+		line1 "$side/daemon.rc"; rc=$REPLY
+		line1 "$side/daemon.requests"; reqs=$REPLY
+		line1 "$side/daemon"
+		echo "changerd of side $name: $REPLY; $reqs requests served for $n steps; exit status $rc after SIGTERM"
+		if [ "$rc" != 0 ] || [ "$reqs" != "$n" ] || [ -s "$side/daemon.problems" ]; then
+			daemon_bad=1
+			echo "---- changerd of side $name failed: exit status $rc (want 0), $reqs requests (want $n)"
+			[ -s "$side/daemon.problems" ] && cat "$side/daemon.problems"
+			echo "  last 30 lines of its log:"
+			tail -n 30 "$side/changerd/daemon.log" | sed 's/^/  /'
+		fi
+	done
+	if [ "$bad" -eq 0 ] && [ "$daemon_bad" = 0 ]; then
 		echo "diff-harness: $n steps, all agree"
 		return 0
 	fi
-	echo "diff-harness: $bad of $n steps differ"
+	echo "diff-harness: $bad of $n steps differ$([ "$daemon_bad" = 0 ] || echo "; changerd failed")"
 	return 1
 }
 
@@ -231,6 +354,9 @@ parse_opts() { # sets OPTS_REST
 		case $1 in
 		--no-strace) strace_on=0 ;;
 		--step-timeout) step_timeout=${2:?}; shift ;;
+		--daemon) daemon=1 ;;
+		--daemon-cache) daemon_cache=${2:?}; shift ;;
+		--changerd) changerd=${2:?}; shift ;;
 		-o) outdir=${2:?}; shift ;;
 		-a) cmd_a=${2:?}; shift ;;
 		-b) cmd_b=${2:?}; shift ;;
@@ -249,7 +375,7 @@ case ${1:-} in
 record)
 	shift
 	parse_opts "$@"
-	[ ${#OPTS_REST[@]} -eq 3 ] || die "usage: diff-harness.sh record [--no-strace] CMD SEQUENCE DIR"
+	[ ${#OPTS_REST[@]} -eq 3 ] || die "usage: diff-harness.sh record [--no-strace] [--daemon [--daemon-cache M] [--changerd PATH]] CMD SEQUENCE DIR"
 	command -v strace >/dev/null || [ "$strace_on" = 0 ] || die "strace not installed"
 	record "${OPTS_REST[0]}" "${OPTS_REST[1]}" "${OPTS_REST[2]}"
 	;;
@@ -261,14 +387,17 @@ compare)
 *)
 	parse_opts "$@"
 	[ -n "$cmd_a" ] && [ -n "$cmd_b" ] && [ ${#OPTS_REST[@]} -eq 1 ] ||
-		die "usage: diff-harness.sh [-o DIR] [--no-strace] -a CMD_A -b CMD_B SEQUENCE (see --help)"
+		die "usage: diff-harness.sh [-o DIR] [--no-strace] [--daemon …] -a CMD_A -b CMD_B SEQUENCE (see --help)"
 	command -v strace >/dev/null || [ "$strace_on" = 0 ] || die "strace not installed"
 	keep=1
 	if [ -z "$outdir" ]; then
 		outdir=$(mktemp -d /tmp/diff-harness.XXXXXX) || die "mktemp failed"
 		keep=0
 	fi
+	want_daemon=$daemon # side A is the reference: never through the daemon
+	daemon=0
 	record "$cmd_a" "${OPTS_REST[0]}" "$outdir/A"
+	daemon=$want_daemon
 	record "$cmd_b" "${OPTS_REST[0]}" "$outdir/B"
 	rc=0
 	compare "$outdir/A" "$outdir/B" || rc=$?
