@@ -204,10 +204,10 @@ pub fn acquire_as(
         let _ = file.set_len(0);
         let _ = writeln!(
             file,
-            "{}pid {} since {:?}",
+            "{}pid {} since {}",
             holder.map(|h| format!("{h}, ")).unwrap_or_default(),
             std::process::id(),
-            std::time::SystemTime::now()
+            humantime::format_rfc3339_seconds(std::time::SystemTime::now())
         );
     }
     tracing::debug!(lock = %path.display(), ?mode, pid = std::process::id(), waited = ?started.elapsed(), "library lock taken");
@@ -278,6 +278,13 @@ mod tests {
         assert!(
             matches!(err, LockError::OwnedByDaemon { .. }) && err.to_string().contains("socket"),
             "{err}"
+        );
+        // The holder's start in a person's words: "since 2026-12-03T17:00:00Z".
+        let text = err.to_string();
+        let since = text.split(" since ").nth(1).unwrap_or("");
+        assert!(
+            since.starts_with("20") && since.contains('T') && since.contains("Z)"),
+            "{text}"
         );
     }
 
