@@ -386,16 +386,40 @@ pub fn decode_answer(line: &[u8]) -> Result<Answer, DecodeError> {
     decode(line)
 }
 
-fn decode<T: serde::de::DeserializeOwned>(line: &[u8]) -> Result<T, DecodeError> {
+fn decode<T: serde::de::DeserializeOwned + Versioned>(line: &[u8]) -> Result<T, DecodeError> {
     #[derive(Deserialize)]
-    struct Versioned {
+    struct VersionOnly {
         v: u32,
     }
-    let v: Versioned = serde_json::from_slice(line)?;
-    if v.v != VERSION {
-        return Err(DecodeError::Version { got: v.v });
+    // One pass in the common case (an answer can be 150 KB); the version alone is read only
+    // to tell a newer peer from a malformed line.
+    match serde_json::from_slice::<T>(line) {
+        Ok(message) if message.version() == VERSION => Ok(message),
+        Ok(message) => Err(DecodeError::Version {
+            got: message.version(),
+        }),
+        Err(e) => match serde_json::from_slice::<VersionOnly>(line) {
+            Ok(v) if v.v != VERSION => Err(DecodeError::Version { got: v.v }),
+            _ => Err(e.into()),
+        },
     }
-    Ok(serde_json::from_slice(line)?)
+}
+
+/// A message that carries the protocol version.
+trait Versioned {
+    fn version(&self) -> u32;
+}
+
+impl Versioned for Request {
+    fn version(&self) -> u32 {
+        self.v
+    }
+}
+
+impl Versioned for Answer {
+    fn version(&self) -> u32 {
+        self.v
+    }
 }
 
 #[cfg(test)]

@@ -99,6 +99,9 @@ pub struct Cache {
     pub misses: u64,
     /// The last reason the picture was dropped.
     pub last_invalidation: Option<Invalidation>,
+    /// Changes whenever the picture does: what was rendered from one generation may be
+    /// answered again while it lasts.
+    generation: u64,
 }
 
 impl Cache {
@@ -113,6 +116,7 @@ impl Cache {
             hits: 0,
             misses: 0,
             last_invalidation: None,
+            generation: 0,
         }
     }
 
@@ -124,8 +128,14 @@ impl Cache {
         self.snapshot.clone()
     }
 
+    /// The picture's generation, when there is a picture young enough to answer from.
+    pub fn generation(&mut self) -> Option<u64> {
+        self.current().map(|_| self.generation)
+    }
+
     /// Stores a picture just read from the library.
     pub fn store(&mut self, snapshot: Arc<Snapshot>) {
+        self.generation += 1;
         self.snapshot = Some(snapshot);
         self.read_at = Some(Instant::now());
         self.identifiers = None;
@@ -137,6 +147,7 @@ impl Cache {
         let Some(snap) = self.snapshot.as_mut() else {
             return false;
         };
+        self.generation += 1;
         let inv = &mut Arc::make_mut(snap).inv;
         let list = match element.element_type {
             scsi_changer::ElementType::DataTransfer => &mut inv.drives,
@@ -170,6 +181,7 @@ impl Cache {
         let Some(snap) = self.snapshot.as_mut() else {
             return;
         };
+        self.generation += 1;
         if !Arc::make_mut(snap).inv.apply_move(source, destination) {
             self.invalidate(Invalidation::MoveOutcome);
         }
@@ -184,6 +196,7 @@ impl Cache {
         self.read_at = None;
         self.identifiers = None;
         self.last_invalidation = Some(why);
+        self.generation += 1;
     }
 
     /// Time since the library was last read in full; `None` when there is no picture.

@@ -126,6 +126,16 @@ impl Library {
         })
     }
 
+    /// The serial number of a real changer as the kernel cached it (sysfs `vpd_pg80`), found
+    /// without opening the device; `None` for a simulated library or when sysfs has none.
+    pub fn cached_serial(name: &str, roots: &Roots) -> Option<String> {
+        if name.starts_with("sim:") {
+            return None;
+        }
+        let sg = discovery::sg_node_for(roots, Path::new(name)).ok()?;
+        discovery::cached_serial(roots, &sg)
+    }
+
     /// The serial number that keys the library's lock: VPD page 80h (from sysfs when the
     /// kernel cached it, so no SCSI command), else the resolved device path.
     pub fn serial(&mut self) -> Result<String, Error> {

@@ -72,7 +72,7 @@ impl Command {
 }
 
 /// What the process prints and returns.
-#[derive(Debug, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Answer {
     /// Bytes for stdout.
     pub stdout: String,
@@ -244,15 +244,30 @@ fn execute(
     // The serial names the library to the daemon and keys the lock. A device this process
     // cannot open (the package gives the changer's sg node to the daemon) may still be the
     // daemon's: it is asked by name before the failure is reported.
+    let typed = bareos_command(command, args);
+    // The cheap way first: a real device's serial from sysfs, nothing opened, no SCSI command.
+    let known = Library::cached_serial(device, roots);
+    if let (Some(serial), Ok(typed)) = (&known, &typed) {
+        let settings = config.effective(device, Some(serial));
+        let deadline = started + settings.max_changer_wait.saturating_sub(ANSWER_MARGIN);
+        let library = LibraryRef {
+            device: device.to_owned(),
+            serial: Some(serial.clone()),
+        };
+        match client::forward_bareos(config, library, typed, deadline) {
+            Forwarded::Answered(answer) => return answer,
+            Forwarded::Failed(message) => return fail(message),
+            Forwarded::Direct => {}
+        }
+    }
     let mut opened = Library::open(device, roots).map_err(|e| format!("{e}\n"));
     let serial = match &mut opened {
         Ok(lib) => lock_key(lib, &stop, started + settings_wait(config, device)),
         Err(e) => Err(e.clone()),
     };
-    let typed = bareos_command(command, args);
     let settings = config.effective(device, serial.as_ref().ok().map(String::as_str));
     let deadline = started + settings.max_changer_wait.saturating_sub(ANSWER_MARGIN);
-    if let Ok(typed) = &typed {
+    if let (Ok(typed), None) = (&typed, &known) {
         let library = LibraryRef {
             device: device.to_owned(),
             serial: serial.as_ref().ok().cloned(),

@@ -139,6 +139,8 @@ fn a_unit_attention_drops_the_exclusive_cache() {
 #[test]
 fn the_daemons_own_moves_keep_the_cache_true_without_reading() {
     let d = daemon("exclusive", "");
+    // Rendered once before the moves: what was rendered must not outlive them.
+    assert_eq!(list(&d), "1:TAPE01L6\n3:TAPE03L6\n4:TAPE04L6\n2:TAPE02L6\n");
     let m = metrics(&d);
     let res = scsi_commands(&m, "B8h");
     for (args, want) in [
