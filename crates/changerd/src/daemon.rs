@@ -123,7 +123,11 @@ pub fn run(config: Config, options: Options) -> anyhow::Result<()> {
     let mut failures = Vec::new();
     for device in &devices {
         status(&format!("opening {device}"));
-        match Owner::start(device, &config, &roots, Arc::clone(&metrics)) {
+        let served: Vec<_> = routes
+            .iter()
+            .map(|r: &Route| Arc::clone(&r.shared))
+            .collect();
+        match Owner::start(device, &config, &roots, Arc::clone(&metrics), &served) {
             Ok(owner) => {
                 let (queue, jobs) = mpsc::channel(QUEUE_DEPTH);
                 let shared = owner.shared();

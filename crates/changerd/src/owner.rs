@@ -155,11 +155,14 @@ pub fn resolve(device: &str, roots: &Roots) -> Option<PathBuf> {
 impl Owner {
     /// Opens a configured library: transport, serial, lock, journal (settling unfinished
     /// moves), then the first inventory.
+    /// `served` are the serials of the libraries already started: a second name of one of
+    /// them is refused at once (it would wait for the lock its twin holds).
     pub fn start(
         device: &str,
         config: &Config,
         roots: &Roots,
         metrics: Arc<Metrics>,
+        served: &[Arc<Shared>],
     ) -> anyhow::Result<Owner> {
         let commands = Arc::new(AtomicU64::new(0));
         let label = Arc::new(std::sync::OnceLock::new());
@@ -183,6 +186,12 @@ impl Owner {
                 Err(e) => return Err(e.into()),
             }
         };
+        if let Some(twin) = served.iter().find(|s| s.serial == serial) {
+            anyhow::bail!(
+                "{device} is library {serial}, already served as {}: name each library once",
+                twin.device
+            );
+        }
         let _ = label.set(serial.clone());
         let settings = config.effective(device, Some(&serial));
         lib.changer.set_timeouts(config.scsi_timeouts());

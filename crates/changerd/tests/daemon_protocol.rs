@@ -260,3 +260,35 @@ fn a_request_that_waits_out_its_budget_is_answered_busy_and_never_run() {
         d.text().contains("Storage Element 2:Full") && d.text().contains("Storage Element 3:Empty")
     );
 }
+
+#[test]
+fn a_library_named_twice_is_served_once_and_the_twin_refused_at_once() {
+    let mut d = Daemon::new(LIBRARY, "", "");
+    let link = d.dir.path().join("twin.txt");
+    std::os::unix::fs::symlink(&d.library, &link).unwrap();
+    let config = std::fs::read_to_string(&d.config).unwrap();
+    std::fs::write(
+        &d.config,
+        format!(
+            "{config}\n[[library]]\ndevice = \"sim:{}\"\n",
+            link.display()
+        ),
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    d.start();
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "the twin waited for the lock"
+    );
+    match d.request(RequestBody::Libraries) {
+        AnswerBody::Libraries { libraries } => assert_eq!(libraries.len(), 1, "{libraries:?}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        d.log_text().contains("name each library once"),
+        "{}",
+        d.log_text()
+    );
+    assert_eq!(d.bareos(BareosCommand::Slots).0, "4\n");
+}
