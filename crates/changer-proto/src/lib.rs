@@ -98,6 +98,13 @@ pub enum RequestBody {
         /// Milliseconds the caller waits.
         budget_ms: u64,
     },
+    /// `changer inventory`: INITIALIZE ELEMENT STATUS, then the daemon reads the library again.
+    Inventory {
+        /// The library.
+        library: LibraryRef,
+        /// Milliseconds the caller waits (a barcode scan can take many minutes).
+        budget_ms: u64,
+    },
     /// The libraries the daemon owns.
     Libraries,
 }
@@ -227,6 +234,11 @@ pub enum AnswerBody {
         from: String,
         /// Destination, in words ("drive 0").
         to: String,
+    },
+    /// The library re-scanned its elements and the daemon read them again.
+    Inventoried {
+        /// The library's serial number.
+        serial: String,
     },
     /// The libraries the daemon owns.
     Libraries {
@@ -454,6 +466,10 @@ mod tests {
                 to: Place::Drive(0),
                 budget_ms: 5,
             },
+            RequestBody::Inventory {
+                library: lib(),
+                budget_ms: 3_600_000,
+            },
             RequestBody::Libraries,
         ];
         for body in requests {
@@ -506,7 +522,7 @@ mod tests {
 
         #[test]
         fn json_shaped_lines_decode_without_panic(
-            op in "(bareos|status|move|libraries|x)",
+            op in "(bareos|status|move|inventory|libraries|x)",
             v in 0u32..3,
             field in "[a-z_]{0,12}",
             value in proptest::num::i64::ANY,

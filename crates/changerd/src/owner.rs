@@ -33,6 +33,8 @@ pub enum Work {
     Status,
     /// `changer move`.
     Move(Place, Place),
+    /// `changer inventory`.
+    Inventory,
 }
 
 impl Work {
@@ -40,7 +42,8 @@ impl Work {
         match self {
             Work::Bareos(c) => c.moves(),
             Work::Status => false,
-            Work::Move(..) => true,
+            // The robot scans every element: nothing else may run meanwhile.
+            Work::Move(..) | Work::Inventory => true,
         }
     }
 }
@@ -433,6 +436,17 @@ impl Owner {
                 &self.shared.serial,
             ) {
                 Ok(s) => AnswerBody::Status(Box::new(s)),
+                Err(e) => failed(e.to_string()),
+            },
+            Work::Inventory => match self.session.initialize_element_status() {
+                Ok(()) => match self.refresh() {
+                    Ok(()) => AnswerBody::Inventoried {
+                        serial: self.shared.serial.clone(),
+                    },
+                    Err(e) => failed(format!(
+                        "the library re-scanned its elements, but reading them failed: {e}"
+                    )),
+                },
                 Err(e) => failed(e.to_string()),
             },
             Work::Move(from, to) => {

@@ -85,6 +85,7 @@ impl Router {
             RequestBody::Bareos { .. } => "bareos",
             RequestBody::Status { .. } => "status",
             RequestBody::Move { .. } => "move",
+            RequestBody::Inventory { .. } => "inventory",
             RequestBody::Libraries => "libraries",
         };
         self.metrics
@@ -107,6 +108,9 @@ impl Router {
                 Duration::from_millis(budget_ms),
             ),
             RequestBody::Status { library } => (library, Work::Status, self.default_budget),
+            RequestBody::Inventory { library, budget_ms } => {
+                (library, Work::Inventory, Duration::from_millis(budget_ms))
+            }
             RequestBody::Move {
                 library,
                 from,

@@ -238,3 +238,35 @@ fn human_status_and_move_go_through_the_daemon() {
         "{text}"
     );
 }
+
+#[test]
+fn changer_inventory_through_the_daemon_resyncs_an_exclusive_cache() {
+    let d = daemon("exclusive", "");
+    assert!(list(&d).contains("1:TAPE01L6"));
+    move_by_hand(&d);
+    assert!(list(&d).contains("1:TAPE01L6"), "still the cached picture");
+    let out = d
+        .changer()
+        .args(["inventory", &d.device()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("changerd read the library again"));
+    let after = list(&d);
+    assert!(
+        after.contains("5:TAPE01L6") && !after.contains("1:TAPE01L6"),
+        "{after}"
+    );
+    let m = metrics(&d);
+    // Sent once, and once more after the unit attention the hand edit raised.
+    assert_eq!(
+        scsi_commands(&m, "07h"),
+        2.0,
+        "INITIALIZE ELEMENT STATUS:\n{m}"
+    );
+    assert_eq!(
+        sample_sum(&m, "changer_sense_errors_total", &["28h/00h"]),
+        1.0,
+        "{m}"
+    );
+}

@@ -72,3 +72,22 @@ pub fn move_cartridge(
         None => Ok(None),
     }
 }
+
+/// `changer inventory` through the daemon: `true` when it re-scanned the library.
+pub fn inventory(config: &Config, library: LibraryRef, deadline: Instant) -> anyhow::Result<bool> {
+    let budget_ms = u64::try_from(
+        deadline
+            .saturating_duration_since(Instant::now())
+            .as_millis(),
+    )
+    .unwrap_or(u64::MAX);
+    match ask(
+        config,
+        RequestBody::Inventory { library, budget_ms },
+        deadline,
+    )? {
+        Some(AnswerBody::Inventoried { .. }) => Ok(true),
+        Some(other) => anyhow::bail!("changerd answered an inventory request with {other:?}"),
+        None => Ok(false),
+    }
+}

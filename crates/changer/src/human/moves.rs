@@ -11,15 +11,6 @@ use crate::lock::{self, Mode};
 use crate::ops::{Endpoint, Session};
 use crate::signals::{self, Stop};
 
-fn session(
-    config: &Config,
-    roots: &Roots,
-    device: &str,
-    stop: Stop,
-) -> anyhow::Result<(Session, String)> {
-    session_of(config, Library::open(device, roots)?, device, stop)
-}
-
 fn session_of(
     config: &Config,
     mut lib: Library,
@@ -90,8 +81,17 @@ fn report(from: &str, to: &str, json: bool) {
 /// Runs `changer inventory`.
 pub fn inventory(config: &Config, roots: &Roots, args: DeviceArgs) -> anyhow::Result<i32> {
     let device = super::default_device(config, roots, args.device)?;
-    let (mut s, serial) = session(config, roots, &device, Stop::none())?;
     let deadline = Instant::now() + Duration::from_secs(config.timeouts.initialize);
+    let mut opened = Library::open(&device, roots);
+    let library = changer_proto::LibraryRef {
+        device: device.clone(),
+        serial: opened.as_mut().ok().and_then(|lib| lib.serial().ok()),
+    };
+    if super::daemon::inventory(config, library, deadline)? {
+        crate::say!("{device}: element status initialized (changerd read the library again)");
+        return Ok(0);
+    }
+    let (mut s, serial) = session_of(config, opened?, &device, Stop::none())?;
     let _lock = lock::acquire(&config.lock_dir, &serial, Mode::Exclusive, deadline)?;
     s.lib.changer.set_deadline(Some(deadline));
     s.lib.changer.initialize_element_status(None, false)?;
