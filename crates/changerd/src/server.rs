@@ -16,9 +16,11 @@ use tokio_util::task::TaskTracker;
 use crate::metrics::{Metrics, RequestLabels};
 use crate::owner::{Claim, Job, Shared, Work, resolve};
 
-/// How long handlers get to finish after the stop, for requests that are not robot work
-/// (robot work always finishes: its handler waits for the library's thread).
-const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
+/// Longest write of one answer: a client that stops reading cannot hold the daemon (or its
+/// shutdown) up. The drain itself has no deadline of its own: idle connections close at the
+/// stop, and a handler waiting for robot work is bounded by that command's SCSI timeout — a
+/// client whose move is under way gets its answer, however long the robot takes.
+const WRITE_DEADLINE: Duration = Duration::from_secs(10);
 
 /// Requests waiting for one library before new ones are refused as busy.
 pub const QUEUE_DEPTH: usize = 4096;
@@ -224,14 +226,17 @@ pub async fn run(
     tracing::info!("stopping: no new connections; finishing the requests under way");
     stopping.cancel();
     tracker.close();
-    if tokio::time::timeout(DRAIN_DEADLINE, tracker.wait())
-        .await
-        .is_err()
-    {
-        tracing::warn!(
-            "some connections were still open {DRAIN_DEADLINE:?} after the stop; closing them"
-        );
-    }
+    tracker.wait().await;
+}
+
+/// Writes one answer line within [`WRITE_DEADLINE`].
+async fn send(write: &mut (impl AsyncWrite + Unpin), answer: &Answer) -> std::io::Result<()> {
+    tokio::time::timeout(
+        WRITE_DEADLINE,
+        write.write_all(&changer_proto::encode(answer)),
+    )
+    .await
+    .unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into()))
 }
 
 /// One client: request lines in, answer lines out, until it closes, sends something that is
@@ -271,7 +276,7 @@ pub async fn connection(
                 ErrorKind::BadRequest,
                 format!("request line longer than {MAX_REQUEST_LINE} bytes; closing"),
             );
-            let _ = write.write_all(&changer_proto::encode(&answer)).await;
+            let _ = send(&mut write, &answer).await;
             return;
         }
         let request = match changer_proto::decode_request(&line) {
@@ -286,12 +291,12 @@ pub async fn connection(
                     .inc();
                 tracing::warn!(cause = %e, "a client sent something that is not a request; closing its connection");
                 let answer = Answer::error(e.kind(), format!("{e}; closing"));
-                let _ = write.write_all(&changer_proto::encode(&answer)).await;
+                let _ = send(&mut write, &answer).await;
                 return;
             }
         };
         let answer = Answer::new(router.handle(request.body).await);
-        if let Err(e) = write.write_all(&changer_proto::encode(&answer)).await {
+        if let Err(e) = send(&mut write, &answer).await {
             tracing::info!(cause = %e, "the client left before its answer was written; the work was done and is in the log (moves: in the journal)");
             return;
         }

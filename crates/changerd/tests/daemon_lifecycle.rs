@@ -38,7 +38,9 @@ fn load_request(d: &Daemon) -> RequestBody {
 
 #[test]
 fn sigterm_finishes_the_move_refuses_the_queue_and_exits_0() {
-    let mut d = Daemon::new(&format!("# sim: move-delay ms=1500\n{LIBRARY}"), "", "");
+    // A move longer than the 10 s an answer's write is given: the stop waits for the robot,
+    // whatever it takes, and its client is answered.
+    let mut d = Daemon::new(&format!("# sim: move-delay ms=12000\n{LIBRARY}"), "", "");
     d.start();
     std::thread::scope(|s| {
         let mover = s.spawn(|| d.request(load_request(&d)));
