@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use changer::cache::{Cache, CacheMode, Invalidation, Purpose};
-use changer::config::{Config, Effective};
+use changer::config::Config;
 use changer::library::Library;
 use changer::lock::{self, LibraryLock, Mode};
 use changer::ops::{Endpoint, Session};
@@ -18,7 +18,7 @@ use scsi_changer::discovery::Roots;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use crate::journal::{self, Event, Journal, Recovery, Unfinished};
+use crate::journal::{Event, Journal, Recovery, Unfinished};
 use crate::metrics::{DriveLabels, LibraryLabel, Metered, Metrics, MoveLabels, epoch_ms};
 
 /// Attempts at reading the serial number at start.
@@ -537,11 +537,6 @@ impl Owner {
                 .inc();
         }
     }
-
-    /// The settings in force.
-    pub fn settings(&self) -> &Effective {
-        &self.session.settings
-    }
 }
 
 fn failed(message: String) -> AnswerBody {
@@ -566,9 +561,4 @@ fn bareos_failure(command: &BareosCommand, message: String) -> AnswerBody {
         stderr: if to_stdout { String::new() } else { message },
         status: 1,
     }
-}
-
-/// The journal's path for a library (for tests and docs).
-pub fn journal_path(config: &Config, serial: &str) -> PathBuf {
-    journal::path_for(&config.state_dir, serial)
 }
