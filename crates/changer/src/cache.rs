@@ -97,8 +97,6 @@ pub struct Cache {
     pub hits: u64,
     /// Reads that had to ask the library.
     pub misses: u64,
-    /// The last reason the picture was dropped.
-    pub last_invalidation: Option<Invalidation>,
     /// Changes whenever the picture does: what was rendered from one generation may be
     /// answered again while it lasts.
     generation: u64,
@@ -115,7 +113,6 @@ impl Cache {
             identifiers: None,
             hits: 0,
             misses: 0,
-            last_invalidation: None,
             generation: 0,
         }
     }
@@ -148,19 +145,12 @@ impl Cache {
             return false;
         };
         self.generation += 1;
-        let inv = &mut Arc::make_mut(snap).inv;
-        let list = match element.element_type {
-            scsi_changer::ElementType::DataTransfer => &mut inv.drives,
-            scsi_changer::ElementType::Storage => &mut inv.storage,
-            scsi_changer::ElementType::ImportExport => &mut inv.import_export,
-            scsi_changer::ElementType::MediumTransport => &mut inv.transports,
-        };
-        match list.binary_search_by_key(&element.address, |e| e.address) {
-            Ok(i) => {
-                list[i] = element;
+        match Arc::make_mut(snap).inv.element_mut(element.address) {
+            Some(e) if e.element_type == element.element_type => {
+                *e = element;
                 true
             }
-            Err(_) => false,
+            _ => false,
         }
     }
 
@@ -195,7 +185,6 @@ impl Cache {
         self.snapshot = None;
         self.read_at = None;
         self.identifiers = None;
-        self.last_invalidation = Some(why);
         self.generation += 1;
     }
 

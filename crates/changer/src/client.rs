@@ -28,6 +28,16 @@ pub fn socket_path(config: &Config) -> PathBuf {
         .unwrap_or_else(|| config.socket.clone())
 }
 
+/// Milliseconds from now until `deadline` (0 when it has passed): a request's `budget_ms`.
+pub fn budget_ms(deadline: Instant) -> u64 {
+    u64::try_from(
+        deadline
+            .saturating_duration_since(Instant::now())
+            .as_millis(),
+    )
+    .unwrap_or(u64::MAX)
+}
+
 /// Failure to get an answer from the daemon.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -110,12 +120,7 @@ pub fn forward_bareos(
     command: &BareosCommand,
     deadline: Instant,
 ) -> Forwarded {
-    let budget_ms = u64::try_from(
-        deadline
-            .saturating_duration_since(Instant::now())
-            .as_millis(),
-    )
-    .unwrap_or(u64::MAX);
+    let budget_ms = budget_ms(deadline);
     let body = RequestBody::Bareos {
         library,
         command: command.clone(),

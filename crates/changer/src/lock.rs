@@ -97,6 +97,22 @@ pub fn acquire(
     acquire_unless(dir, serial, mode, deadline, &|| false)
 }
 
+/// A serial number as a file name: characters other than ASCII letters, digits, `-`, `_` and
+/// `.` become `_` (serials may hold blanks and slashes). The lock and the daemon's journal of a
+/// library share it.
+pub fn file_stem(serial: &str) -> String {
+    serial
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
 /// What `changerd` writes into a lock it holds for as long as it runs.
 pub const DAEMON_HOLDER: &str = "changerd, cache exclusive";
 
@@ -121,17 +137,7 @@ pub fn acquire_as(
     stop: &dyn Fn() -> bool,
     holder: Option<&str>,
 ) -> Result<LibraryLock, LockError> {
-    let name: String = serial
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let path = dir.join(format!("{name}.lock"));
+    let path = dir.join(format!("{}.lock", file_stem(serial)));
     // Bareos runs as its own user, operators as root: the directory is shared like /run/lock
     // (sticky, world-writable) and lock files are readable and writable by all, so whoever
     // comes first does not lock the others out.

@@ -304,13 +304,19 @@ impl Session {
                             .lib
                             .changer
                             .read_element(ElementType::DataTransfer, address)?;
-                        if !self.lib.changer.take_unit_attention() && cache.patch(fresh) {
+                        let attention = self.lib.changer.take_unit_attention();
+                        if !attention
+                            && cache.patch(fresh)
+                            && let Some(snap) = cache.current()
+                        {
                             cache.misses += 1;
-                            if let Some(snap) = cache.current() {
-                                return Ok(snap);
-                            }
+                            return Ok(snap);
                         }
-                        cache.invalidate(Invalidation::UnitAttention);
+                        cache.invalidate(if attention {
+                            Invalidation::UnitAttention
+                        } else {
+                            Invalidation::Requested
+                        });
                     }
                 }
                 (CacheMode::Shared, _) => {}

@@ -16,7 +16,6 @@
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use changer::ops::{MoveIntent, MoveJournal};
 use scsi_changer::{ElementAddress, ElementType};
@@ -173,23 +172,7 @@ pub struct Journal {
 
 /// The journal file of a library.
 pub fn path_for(state_dir: &Path, serial: &str) -> PathBuf {
-    let name: String = serial
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    state_dir.join(format!("{name}.journal"))
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    state_dir.join(format!("{}.journal", changer::lock::file_stem(serial)))
 }
 
 /// Reads every whole, parsable line of a journal; the count of lines that were not.
@@ -275,7 +258,7 @@ impl Journal {
     pub fn append(&mut self, seq: u64, event: Event) -> std::io::Result<()> {
         let mut line = serde_json::to_vec(&Entry {
             seq,
-            at_ms: now_ms(),
+            at_ms: crate::metrics::epoch_ms(),
             event,
         })
         .map_err(std::io::Error::other)?;

@@ -222,8 +222,6 @@ pub struct Metered {
     metrics: Arc<Metrics>,
     /// The library's serial once it is known (the first commands read it).
     library: Arc<std::sync::OnceLock<String>>,
-    /// Commands sent through it (tests and `changer status` read it).
-    pub sent: Arc<AtomicU64>,
 }
 
 impl Metered {
@@ -232,13 +230,11 @@ impl Metered {
         inner: DynTransport,
         metrics: Arc<Metrics>,
         library: Arc<std::sync::OnceLock<String>>,
-        sent: Arc<AtomicU64>,
     ) -> Metered {
         Metered {
             inner,
             metrics,
             library,
-            sent,
         }
     }
 
@@ -249,9 +245,7 @@ impl Metered {
             .unwrap_or_else(|| self.inner.name().to_owned())
     }
 
-    fn observe(&self, cdb: &[u8], took: Duration, result: &std::io::Result<Completion>) {
-        self.sent.fetch_add(1, Ordering::Relaxed);
-        let code = cdb.first().copied().unwrap_or(0);
+    fn observe(&self, code: u8, took: Duration, result: &std::io::Result<Completion>) {
         self.metrics
             .latency
             .get_or_create(&OpcodeLabels {
@@ -296,7 +290,7 @@ fn opcode_label(code: u8) -> String {
 
 impl Transport for Metered {
     fn execute(&mut self, cmd: Command<'_>) -> std::io::Result<Completion> {
-        let cdb = cmd.cdb.to_vec();
+        let code = opcode(&cmd);
         let started = Instant::now();
         let result = self.inner.execute(cmd);
         let took = result
@@ -304,22 +298,22 @@ impl Transport for Metered {
             .ok()
             .and_then(|c| c.duration)
             .unwrap_or_else(|| started.elapsed());
-        self.observe(&cdb, took, &result);
+        self.observe(code, took, &result);
         result
     }
 
     fn execute_many(&mut self, cmds: &mut [Command<'_>]) -> Vec<std::io::Result<Completion>> {
-        let cdbs: Vec<Vec<u8>> = cmds.iter().map(|c| c.cdb.to_vec()).collect();
+        let codes: Vec<u8> = cmds.iter().map(opcode).collect();
         let started = Instant::now();
         let results = self.inner.execute_many(cmds);
         let elapsed = started.elapsed();
-        for (cdb, result) in cdbs.iter().zip(&results) {
+        for (code, result) in codes.into_iter().zip(&results) {
             let took = result
                 .as_ref()
                 .ok()
                 .and_then(|c| c.duration)
                 .unwrap_or(elapsed);
-            self.observe(cdb, took, result);
+            self.observe(code, took, result);
         }
         results
     }
@@ -327,4 +321,8 @@ impl Transport for Metered {
     fn name(&self) -> &str {
         self.inner.name()
     }
+}
+
+fn opcode(cmd: &Command<'_>) -> u8 {
+    cmd.cdb.first().copied().unwrap_or(0)
 }

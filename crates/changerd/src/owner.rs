@@ -111,8 +111,6 @@ pub struct Shared {
     pub mode: CacheMode,
     /// When the inventory was read in full, ms since the epoch (0: nothing cached).
     pub read_at: Arc<AtomicU64>,
-    /// SCSI commands sent to the changer since start.
-    pub commands: Arc<AtomicU64>,
 }
 
 impl Shared {
@@ -167,16 +165,9 @@ impl Owner {
         metrics: Arc<Metrics>,
         served: &[Arc<Shared>],
     ) -> anyhow::Result<Owner> {
-        let commands = Arc::new(AtomicU64::new(0));
         let label = Arc::new(std::sync::OnceLock::new());
-        let (sent, m, l) = (
-            Arc::clone(&commands),
-            Arc::clone(&metrics),
-            Arc::clone(&label),
-        );
-        let mut lib = Library::open_with(device, roots, move |t| {
-            Box::new(Metered::new(t, m, l, sent))
-        })?;
+        let (m, l) = (Arc::clone(&metrics), Arc::clone(&label));
+        let mut lib = Library::open_with(device, roots, move |t| Box::new(Metered::new(t, m, l)))?;
         let mut attempt = 1;
         let serial = loop {
             match lib.serial() {
@@ -218,7 +209,6 @@ impl Owner {
             resolved: resolve(device, roots),
             mode: settings.cache,
             read_at,
-            commands,
         });
         let mut owner = Owner {
             session: Session {
@@ -435,7 +425,7 @@ impl Owner {
                 &self.product,
                 &self.shared.serial,
             ) {
-                Ok(s) => AnswerBody::Status(Box::new(s)),
+                Ok((s, _)) => AnswerBody::Status(Box::new(s)),
                 Err(e) => failed(e.to_string()),
             },
             Work::Inventory => match self.session.initialize_element_status() {
@@ -503,14 +493,14 @@ impl Owner {
             return answer.clone();
         }
         let answer = protocol::answer(&mut self.session, command);
-        let now = self.session.cache.as_mut().and_then(Cache::generation);
-        if whole_library && answer.status == 0 && generation.is_some() && now == generation {
+        // Kept only when the picture it was rendered from is still the current one.
+        if let Some(generation) = generation
+            && answer.status == 0
+            && self.session.cache.as_mut().and_then(Cache::generation) == Some(generation)
+        {
             self.rendered.retain(|(c, _, _)| c != command);
-            self.rendered.push((
-                command.clone(),
-                generation.unwrap_or_default(),
-                answer.clone(),
-            ));
+            self.rendered
+                .push((command.clone(), generation, answer.clone()));
         }
         answer
     }

@@ -264,24 +264,17 @@ pub async fn connection(
                 return;
             }
         }
-        if line.len() >= MAX_REQUEST_LINE && !line.ends_with(b"\n") {
-            router
-                .metrics
-                .requests
-                .get_or_create(&RequestLabels {
-                    op: "bad_request".into(),
-                })
-                .inc();
-            let answer = Answer::error(
+        let request = if line.len() >= MAX_REQUEST_LINE && !line.ends_with(b"\n") {
+            Err((
                 ErrorKind::BadRequest,
-                format!("request line longer than {MAX_REQUEST_LINE} bytes; closing"),
-            );
-            let _ = send(&mut write, &answer).await;
-            return;
-        }
-        let request = match changer_proto::decode_request(&line) {
+                format!("request line longer than {MAX_REQUEST_LINE} bytes"),
+            ))
+        } else {
+            changer_proto::decode_request(&line).map_err(|e| (e.kind(), e.to_string()))
+        };
+        let request = match request {
             Ok(r) => r,
-            Err(e) => {
+            Err((kind, why)) => {
                 router
                     .metrics
                     .requests
@@ -289,9 +282,8 @@ pub async fn connection(
                         op: "bad_request".into(),
                     })
                     .inc();
-                tracing::warn!(cause = %e, "a client sent something that is not a request; closing its connection");
-                let answer = Answer::error(e.kind(), format!("{e}; closing"));
-                let _ = send(&mut write, &answer).await;
+                tracing::warn!(cause = %why, "a client sent something that is not a request; closing its connection");
+                let _ = send(&mut write, &Answer::error(kind, format!("{why}; closing"))).await;
                 return;
             }
         };

@@ -224,85 +224,34 @@ impl Inventory {
     /// no element of this inventory, the source is empty or the destination full: the caller's
     /// picture is wrong and must be read again.
     pub fn apply_move(&mut self, source: ElementAddress, destination: ElementAddress) -> bool {
-        let (Some(src), Some(dst)) = (self.position(source), self.position(destination)) else {
+        let (Some(from), Some(to)) = (
+            self.element(source).cloned(),
+            self.element(destination).cloned(),
+        ) else {
             return false;
         };
-        if source == destination || !self.at(src).full || self.at(dst).full {
+        if source == destination || !from.full || to.full {
             return false;
         }
-        let home = match self.at(src).element_type {
+        let home = match from.element_type {
             ElementType::Storage | ElementType::ImportExport => Some(source),
-            ElementType::DataTransfer | ElementType::MediumTransport => self.at(src).source,
+            ElementType::DataTransfer | ElementType::MediumTransport => from.source,
         };
         // What describes the cartridge changes places with what describes the empty element
         // (a blank volume tag or none, ACCESS as the library reports empty elements).
-        let mut moving = self.at(src).clone();
-        let vacated = self.at_mut(dst);
-        std::mem::swap(
-            &mut moving.primary_volume_tag,
-            &mut vacated.primary_volume_tag,
-        );
-        std::mem::swap(
-            &mut moving.alternate_volume_tag,
-            &mut vacated.alternate_volume_tag,
-        );
-        std::mem::swap(&mut moving.medium_type, &mut vacated.medium_type);
-        std::mem::swap(&mut moving.access, &mut vacated.access);
-        std::mem::swap(&mut moving.source, &mut vacated.source);
-        vacated.full = true;
-        vacated.source = home;
-        vacated.impexp = false;
-        vacated.invert = false;
-        let left = self.at_mut(src);
-        left.full = false;
-        left.primary_volume_tag = moving.primary_volume_tag;
-        left.alternate_volume_tag = moving.alternate_volume_tag;
-        left.medium_type = moving.medium_type;
-        left.access = moving.access;
-        left.source = moving.source;
-        left.impexp = false;
-        left.invert = false;
-        true
-    }
-
-    /// Which list and index hold an element address.
-    fn position(&self, address: ElementAddress) -> Option<(usize, usize)> {
-        [
-            &self.transports,
-            &self.storage,
-            &self.import_export,
-            &self.drives,
-        ]
-        .iter()
-        .enumerate()
-        .find_map(|(l, list)| {
-            list.binary_search_by_key(&address, |e| e.address)
-                .ok()
-                .map(|i| (l, i))
-        })
-    }
-
-    fn list_mut(&mut self, l: usize) -> &mut Vec<ElementStatus> {
-        match l {
-            0 => &mut self.transports,
-            1 => &mut self.storage,
-            2 => &mut self.import_export,
-            _ => &mut self.drives,
+        for (address, with, full) in [(destination, &from, true), (source, &to, false)] {
+            if let Some(e) = self.element_mut(address) {
+                e.full = full;
+                e.primary_volume_tag = with.primary_volume_tag;
+                e.alternate_volume_tag = with.alternate_volume_tag;
+                e.medium_type = with.medium_type;
+                e.access = with.access;
+                e.source = if full { home } else { with.source };
+                e.impexp = false;
+                e.invert = false;
+            }
         }
-    }
-
-    fn at(&self, (l, i): (usize, usize)) -> &ElementStatus {
-        let list = match l {
-            0 => &self.transports,
-            1 => &self.storage,
-            2 => &self.import_export,
-            _ => &self.drives,
-        };
-        &list[i]
-    }
-
-    fn at_mut(&mut self, (l, i): (usize, usize)) -> &mut ElementStatus {
-        &mut self.list_mut(l)[i]
+        true
     }
 
     /// Every element, in no particular order.
@@ -316,7 +265,34 @@ impl Inventory {
 
     /// The element at an address, of any type.
     pub fn element(&self, address: ElementAddress) -> Option<&ElementStatus> {
-        self.elements().find(|e| e.address == address)
+        [
+            &self.transports,
+            &self.storage,
+            &self.import_export,
+            &self.drives,
+        ]
+        .into_iter()
+        .find_map(|list| {
+            list.binary_search_by_key(&address, |e| e.address)
+                .ok()
+                .map(|i| &list[i])
+        })
+    }
+
+    /// The element at an address, of any type, to change it.
+    pub fn element_mut(&mut self, address: ElementAddress) -> Option<&mut ElementStatus> {
+        [
+            &mut self.transports,
+            &mut self.storage,
+            &mut self.import_export,
+            &mut self.drives,
+        ]
+        .into_iter()
+        .find_map(|list| {
+            list.binary_search_by_key(&address, |e| e.address)
+                .ok()
+                .map(|i| &mut list[i])
+        })
     }
 }
 

@@ -54,12 +54,7 @@ pub fn move_cartridge(
     to: Place,
     deadline: Instant,
 ) -> anyhow::Result<Option<(String, String)>> {
-    let budget_ms = u64::try_from(
-        deadline
-            .saturating_duration_since(Instant::now())
-            .as_millis(),
-    )
-    .unwrap_or(u64::MAX);
+    let budget_ms = client::budget_ms(deadline);
     let body = RequestBody::Move {
         library,
         from,
@@ -75,12 +70,7 @@ pub fn move_cartridge(
 
 /// `changer inventory` through the daemon: `true` when it re-scanned the library.
 pub fn inventory(config: &Config, library: LibraryRef, deadline: Instant) -> anyhow::Result<bool> {
-    let budget_ms = u64::try_from(
-        deadline
-            .saturating_duration_since(Instant::now())
-            .as_millis(),
-    )
-    .unwrap_or(u64::MAX);
+    let budget_ms = client::budget_ms(deadline);
     match ask(
         config,
         RequestBody::Inventory { library, budget_ms },

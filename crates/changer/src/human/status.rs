@@ -1,12 +1,13 @@
 //! `changer status`: drives, slots and import/export slots, with barcodes, drive serials and
 //! device nodes; as a table, JSON, or `mtx status` text.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use changer_proto::{CacheState, DriveStatus, LibraryStatus, SlotStatus};
 
 use scsi_changer::discovery::{Roots, bind_drives};
-use scsi_changer::inventory::{HomeSlot, Inventory};
+use scsi_changer::inventory::HomeSlot;
 
 use crate::cache::Purpose;
 use crate::cli::StatusArgs;
@@ -14,7 +15,7 @@ use crate::compat::mtx_text;
 use crate::config::Config;
 use crate::library::{Backend, Library};
 use crate::lock::{self, Mode};
-use crate::ops::Session;
+use crate::ops::{Session, Snapshot};
 
 /// JSON envelope version.
 pub const JSON_VERSION: u32 = 1;
@@ -23,30 +24,39 @@ pub const JSON_VERSION: u32 = 1;
 /// mode's print alike.
 pub type Status = LibraryStatus;
 
-/// Reads the library and builds the status (direct mode).
-pub fn collect(lib: Library) -> anyhow::Result<(Status, Inventory)> {
+/// Reads the library and builds the status (direct mode): one inventory read serves both the
+/// status and the `mtx status` text.
+pub fn collect(
+    config: &Config,
+    lib: Library,
+    serial: &str,
+) -> anyhow::Result<(Status, Arc<Snapshot>)> {
+    let settings = config.effective(&lib.name, Some(serial));
     let mut session = Session {
         lib,
-        settings: Config::default().effective("", None),
-        deadline: Instant::now() + Duration::from_secs(3600),
+        deadline: Instant::now() + settings.max_changer_wait,
+        settings,
         stop: crate::signals::Stop::none(),
         cache: None,
         journal: None,
     };
     let inquiry = session.lib.changer.inquiry()?;
-    let serial = session.lib.serial()?;
-    let status = from_session(&mut session, &inquiry.vendor, &inquiry.product, &serial)?;
-    let inv = session.snapshot_for(Purpose::Read)?.inv.clone();
-    Ok((status, inv))
+    Ok(from_session(
+        &mut session,
+        &inquiry.vendor,
+        &inquiry.product,
+        serial,
+    )?)
 }
 
-/// The status of a session's library: from the daemon's cache when it may answer, else read.
+/// The status of a session's library, and the picture it was built from: from the daemon's
+/// cache when it may answer, else read.
 pub fn from_session(
     session: &mut Session,
     vendor: &str,
     product: &str,
     serial: &str,
-) -> Result<Status, scsi_changer::Error> {
+) -> Result<(Status, Arc<Snapshot>), scsi_changer::Error> {
     let snap = session.snapshot_for(Purpose::Read)?;
     let ids = session.drive_identifiers(&snap)?.unwrap_or_default();
     let lib = &session.lib;
@@ -110,7 +120,7 @@ pub fn from_session(
             }),
         })
         .collect();
-    Ok(Status {
+    let status = Status {
         device: lib.name.clone(),
         vendor: vendor.to_owned(),
         product: product.to_owned(),
@@ -124,7 +134,8 @@ pub fn from_session(
                 .age()
                 .map(|a| u64::try_from(a.as_millis()).unwrap_or(u64::MAX)),
         }),
-    })
+    };
+    Ok((status, snap))
 }
 
 /// Runs `changer status`.
@@ -149,9 +160,9 @@ pub fn run(config: &Config, roots: &Roots, args: StatusArgs) -> anyhow::Result<i
         None => lib.serial()?,
     };
     let _lock = lock::acquire(&config.lock_dir, &serial, Mode::Shared, deadline)?;
-    let (status, inv) = collect(lib)?;
+    let (status, snap) = collect(config, lib, &serial)?;
     if args.mtx {
-        for line in mtx_text::status_lines(&device, &inv) {
+        for line in mtx_text::status_lines(&device, &snap.inv) {
             crate::say!("{line}");
         }
         return Ok(0);

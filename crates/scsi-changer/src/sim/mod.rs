@@ -329,11 +329,14 @@ impl Transport for SimTransport {
         let unit = self.unit;
         // A slow robot: the first half of the travel before the cartridge changes places
         // (outside the file lock, so others read meanwhile), the second half after.
+        // The directive as the file was last read: no second read of the file per move.
         let travel =
             if unit == Unit::Changer && cmd.cdb.first() == Some(&crate::cdb::opcode::MOVE_MEDIUM) {
                 self.lib
-                    .transact(|state, _| state.config.move_delay)
-                    .map_err(TxError::into_io)?
+                    .view()
+                    .state
+                    .as_ref()
+                    .map_or(std::time::Duration::ZERO, |s| s.config.move_delay)
             } else {
                 std::time::Duration::ZERO
             };
