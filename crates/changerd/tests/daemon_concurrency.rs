@@ -151,15 +151,7 @@ fn a_hundred_clients_are_all_answered_and_moves_never_interleave() {
     assert!(final_inv.drives.iter().all(|d| !d.full));
 
     // The journal: each intent is followed by its own outcome before the next intent.
-    let journal = std::fs::read_to_string(
-        std::fs::read_dir(d.dir.path().join("state"))
-            .unwrap()
-            .next()
-            .unwrap()
-            .unwrap()
-            .path(),
-    )
-    .unwrap();
+    let journal = d.journal();
     let mut open: Option<u64> = None;
     let mut done = 0;
     for line in journal.lines() {
@@ -211,76 +203,10 @@ fn a_hundred_clients_are_all_answered_and_moves_never_interleave() {
 /// loads, unloads and transfers on a 4-drive, 24-slot library.
 #[test]
 fn twenty_changer_processes_through_the_daemon_never_interleave_or_lose_a_tape() {
-    let mut text = String::from(
-        "  Storage Changer /dev/sg3:4 Drives, 24 Slots ( 4 Import/Export )\nData Transfer Element 0:Empty\nData Transfer Element 1:Empty\nData Transfer Element 2:Empty\nData Transfer Element 3:Empty\n",
-    );
-    for slot in 1..=24u16 {
-        let ie = if slot > 20 { " IMPORT/EXPORT" } else { "" };
-        if slot % 2 == 1 {
-            text.push_str(&format!(
-                "      Storage Element {slot}{ie}:Full :VolumeTag=CONC{slot:02}L6\n"
-            ));
-        } else {
-            text.push_str(&format!("      Storage Element {slot}{ie}:Empty\n"));
-        }
-    }
-    let mut d = Daemon::new(&text, "", "");
+    let mut d = Daemon::new(&mixed_moves::library(), "", "");
     d.start();
     let before = placement(&truth(&d.library));
-    let mut rng = Lcg(20261126);
-    let mut succeeded = 0;
-    for _round in 0..4 {
-        let children: Vec<_> = (0..20)
-            .map(|_| {
-                let drive = rng.next(4);
-                let args: Vec<String> = match rng.next(3) {
-                    0 => vec![
-                        "load".into(),
-                        (rng.next(24) + 1).to_string(),
-                        format!("/dev/nst{drive}"),
-                        drive.to_string(),
-                    ],
-                    1 => vec![
-                        "unload".into(),
-                        (rng.next(20) + 1).to_string(),
-                        format!("/dev/nst{drive}"),
-                        drive.to_string(),
-                    ],
-                    _ => vec![
-                        "transfer".into(),
-                        (rng.next(24) + 1).to_string(),
-                        (rng.next(24) + 1).to_string(),
-                    ],
-                };
-                let mut all = vec![d.device()];
-                all.extend(args);
-                d.changer()
-                    .args(&all)
-                    .stdout(std::process::Stdio::piped())
-                    .stderr(std::process::Stdio::piped())
-                    .spawn()
-                    .unwrap()
-            })
-            .collect();
-        for child in children {
-            let out = child.wait_with_output().unwrap();
-            let text = format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-            match out.status.code() {
-                Some(0) => succeeded += 1,
-                Some(1) => assert!(
-                    ["Full", "Empty", "invalid slot", "is drive"]
-                        .iter()
-                        .any(|p| text.contains(p)),
-                    "unexpected failure: {text}"
-                ),
-                other => panic!("exit {other:?}: {text}"),
-            }
-        }
-    }
+    let succeeded = mixed_moves::run_rounds(&d.device(), &|| d.changer());
     let after = placement(&truth(&d.library));
     let mut tags: Vec<_> = after.keys().collect();
     tags.sort();

@@ -151,15 +151,7 @@ fn kills_at_random_instants_lose_nothing_and_the_journal_agrees() {
         initial.len(),
         "a cartridge was lost or duplicated"
     );
-    let journal = std::fs::read_to_string(
-        std::fs::read_dir(d.dir.path().join("state"))
-            .unwrap()
-            .next()
-            .unwrap()
-            .unwrap()
-            .path(),
-    )
-    .unwrap();
+    let journal = d.journal();
     assert_eq!(
         replay(&initial, &journal),
         final_placement,

@@ -11,7 +11,7 @@ use std::os::unix::net::UnixDatagram;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use changer_proto::{AnswerBody, BareosCommand, ErrorKind, LibraryRef, RequestBody};
+use changer_proto::{AnswerBody, BareosCommand, ErrorKind, RequestBody};
 
 const LIBRARY: &str = "  Storage Changer /dev/sg3:1 Drives, 4 Slots ( 0 Import/Export )
 Data Transfer Element 0:Empty
@@ -22,18 +22,14 @@ Data Transfer Element 0:Empty
 ";
 
 fn load_request(d: &Daemon) -> RequestBody {
-    RequestBody::Bareos {
-        library: LibraryRef {
-            device: d.device(),
-            serial: None,
-        },
-        command: BareosCommand::Load {
+    d.bareos_body(
+        BareosCommand::Load {
             slot: 1,
             drive: 0,
             archive_device: "/dev/nst0".into(),
         },
-        budget_ms: 60_000,
-    }
+        60_000,
+    )
 }
 
 #[test]
@@ -45,16 +41,8 @@ fn sigterm_finishes_the_move_refuses_the_queue_and_exits_0() {
     std::thread::scope(|s| {
         let mover = s.spawn(|| d.request(load_request(&d)));
         std::thread::sleep(Duration::from_millis(300));
-        let queued = s.spawn(|| {
-            d.request(RequestBody::Bareos {
-                library: LibraryRef {
-                    device: d.device(),
-                    serial: None,
-                },
-                command: BareosCommand::Transfer { from: 2, to: 3 },
-                budget_ms: 60_000,
-            })
-        });
+        let queued = s
+            .spawn(|| d.request(d.bareos_body(BareosCommand::Transfer { from: 2, to: 3 }, 60_000)));
         std::thread::sleep(Duration::from_millis(200));
         nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(d.pid()),

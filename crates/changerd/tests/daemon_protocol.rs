@@ -150,18 +150,14 @@ fn a_library_the_daemon_does_not_own_is_worked_directly() {
 fn a_client_that_leaves_mid_move_does_not_stop_it() {
     let mut d = Daemon::new(&format!("# sim: move-delay ms=600\n{LIBRARY}"), "", "");
     d.start();
-    let request = changer_proto::Request::new(RequestBody::Bareos {
-        library: LibraryRef {
-            device: d.device(),
-            serial: None,
-        },
-        command: BareosCommand::Load {
+    let request = changer_proto::Request::new(d.bareos_body(
+        BareosCommand::Load {
             slot: 1,
             drive: 0,
             archive_device: "/dev/nst0".into(),
         },
-        budget_ms: 60_000,
-    });
+        60_000,
+    ));
     let mut s = UnixStream::connect(&d.socket).unwrap();
     s.write_all(&changer_proto::encode(&request)).unwrap();
     std::thread::sleep(Duration::from_millis(100));
@@ -172,14 +168,7 @@ fn a_client_that_leaves_mid_move_does_not_stop_it() {
         archive_device: "/dev/nst0".into(),
     });
     assert_eq!((out.as_str(), status), ("1\n", 0));
-    let dir = d.dir.path().join("state");
-    let file = std::fs::read_dir(&dir)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
-    let journal = std::fs::read_to_string(file).unwrap();
+    let journal = d.journal();
     assert!(
         journal.contains("\"event\":\"intent\"") && journal.contains("\"result\":\"ok\""),
         "{journal}"
@@ -214,30 +203,19 @@ fn a_direct_changer_refuses_at_once_while_the_daemon_keeps_the_library() {
 fn a_request_that_waits_out_its_budget_is_answered_busy_and_never_run() {
     let mut d = Daemon::new(&format!("# sim: move-delay ms=1500\n{LIBRARY}"), "", "");
     d.start();
-    let load = RequestBody::Bareos {
-        library: LibraryRef {
-            device: d.device(),
-            serial: None,
-        },
-        command: BareosCommand::Load {
+    let load = d.bareos_body(
+        BareosCommand::Load {
             slot: 1,
             drive: 0,
             archive_device: "/dev/nst0".into(),
         },
-        budget_ms: 60_000,
-    };
+        60_000,
+    );
     std::thread::scope(|s| {
         let mover = s.spawn(|| d.request(load.clone()));
         std::thread::sleep(Duration::from_millis(200));
         let started = std::time::Instant::now();
-        let queued = d.request(RequestBody::Bareos {
-            library: LibraryRef {
-                device: d.device(),
-                serial: None,
-            },
-            command: BareosCommand::Transfer { from: 2, to: 3 },
-            budget_ms: 300,
-        });
+        let queued = d.request(d.bareos_body(BareosCommand::Transfer { from: 2, to: 3 }, 300));
         let waited = started.elapsed();
         assert!(
             matches!(&queued, AnswerBody::Error { kind: ErrorKind::Busy, message } if message.contains("nothing was done")),

@@ -104,6 +104,19 @@ pub struct Invocation<'a> {
     pub args: &'a [String],
 }
 
+/// Runs every corpus invocation through `run`, asserts that none differs and that the corpus
+/// was there in full (40 invocations at least).
+pub fn assert_all_match(run: &dyn Fn(&Invocation<'_>) -> std::process::Output) {
+    let (checked, failures) = check_all(run);
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} invocations differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert!(checked >= 40, "only {checked} invocations checked");
+}
+
 /// Runs every corpus invocation through `run` and returns how many were checked and what
 /// differed.
 pub fn check_all(run: &dyn Fn(&Invocation<'_>) -> std::process::Output) -> (usize, Vec<String>) {

@@ -11,6 +11,11 @@ use std::time::{Duration, Instant};
 
 use changer_proto::{Answer, AnswerBody, BareosCommand, LibraryRef, Request, RequestBody};
 
+#[path = "../../../changer/tests/mixed_moves/mod.rs"]
+pub mod mixed_moves;
+#[allow(unused_imports)]
+pub use mixed_moves::Lcg;
+
 /// The AWS Storage Gateway geometry (as scripts/demo builds it): 10 drives, 1600 storage
 /// slots with 100 tapes in slots 1–100, 1600 I/E slots with 10 tapes in 1601–1610.
 pub fn aws_library(extra: &str) -> String {
@@ -199,14 +204,7 @@ impl Daemon {
 
     /// A Changer Command through the socket: (stdout, stderr, status).
     pub fn bareos(&self, command: BareosCommand) -> (String, String, i32) {
-        match self.request(RequestBody::Bareos {
-            library: LibraryRef {
-                device: self.device(),
-                serial: None,
-            },
-            command,
-            budget_ms: 60_000,
-        }) {
+        match self.request(self.bareos_body(command, 60_000)) {
             AnswerBody::Bareos {
                 stdout,
                 stderr,
@@ -236,6 +234,28 @@ impl Daemon {
     /// The library file now.
     pub fn text(&self) -> String {
         std::fs::read_to_string(&self.library).unwrap()
+    }
+
+    /// The library's move journal (the one file in `state_dir`).
+    pub fn journal(&self) -> String {
+        let mut files = std::fs::read_dir(self.dir.path().join("state"))
+            .unwrap()
+            .map(|e| e.unwrap().path());
+        let file = files.next().expect("a journal");
+        assert!(files.next().is_none(), "one library, one journal");
+        std::fs::read_to_string(file).unwrap()
+    }
+
+    /// A Changer Command request for this library.
+    pub fn bareos_body(&self, command: BareosCommand, budget_ms: u64) -> RequestBody {
+        RequestBody::Bareos {
+            library: LibraryRef {
+                device: self.device(),
+                serial: None,
+            },
+            command,
+            budget_ms,
+        }
     }
 }
 
@@ -278,19 +298,6 @@ pub fn placement(
         );
     }
     out
-}
-
-/// A small deterministic generator, so a failure can be replayed.
-pub struct Lcg(pub u64);
-
-impl Lcg {
-    pub fn next(&mut self, n: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (self.0 >> 33) % n
-    }
 }
 
 /// The metrics text served on a Unix socket.
