@@ -12,13 +12,7 @@ use std::time::Duration;
 
 use changer_proto::{AnswerBody, BareosCommand, ErrorKind, LibraryRef, RequestBody};
 
-const LIBRARY: &str = "  Storage Changer /dev/sg3:1 Drives, 4 Slots ( 0 Import/Export )
-Data Transfer Element 0:Empty
-      Storage Element 1:Full :VolumeTag=TAPE01L6
-      Storage Element 2:Full :VolumeTag=TAPE02L6
-      Storage Element 3:Empty
-      Storage Element 4:Empty
-";
+const LIBRARY: &str = ONE_DRIVE_FOUR_SLOTS;
 
 /// Sends raw bytes; returns the answer line (if any) and whether the daemon then closed.
 fn raw(d: &Daemon, bytes: &[u8]) -> (String, bool) {

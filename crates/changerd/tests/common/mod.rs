@@ -16,6 +16,16 @@ pub mod mixed_moves;
 #[allow(unused_imports)]
 pub use mixed_moves::Lcg;
 
+/// 1 drive, 4 slots, cartridges in slots 1 and 2.
+pub const ONE_DRIVE_FOUR_SLOTS: &str =
+    "  Storage Changer /dev/sg3:1 Drives, 4 Slots ( 0 Import/Export )
+Data Transfer Element 0:Empty
+      Storage Element 1:Full :VolumeTag=TAPE01L6
+      Storage Element 2:Full :VolumeTag=TAPE02L6
+      Storage Element 3:Empty
+      Storage Element 4:Empty
+";
+
 /// The AWS Storage Gateway geometry (as scripts/demo builds it): 10 drives, 1600 storage
 /// slots with 100 tapes in slots 1–100, 1600 I/E slots with 10 tapes in 1601–1610.
 pub fn aws_library(extra: &str) -> String {
