@@ -254,6 +254,7 @@ pub(crate) fn classify(call: Call<'_>, fault: Fault) -> Error {
                  proxy"
             ),
         },
+        Fault::Response { status: 429, .. } => Error::Throttled { operation },
         Fault::Response { status, detail } if status >= 500 => Error::Internal {
             operation,
             message: format!("HTTP {status}, unreadable answer: {detail}"),
@@ -261,8 +262,8 @@ pub(crate) fn classify(call: Call<'_>, fault: Fault) -> Error {
         Fault::Response { status, detail } => Error::Transport {
             operation,
             message: format!(
-                "the answer from {endpoint} could not be read (HTTP {status}: {detail}); check \
-                 that endpoint_url points at AWS Storage Gateway"
+                "the answer from {endpoint} is not a Storage Gateway answer (HTTP {status}: \
+                 {detail}); check that endpoint_url points at AWS Storage Gateway"
             ),
         },
         Fault::Construction(detail) => Error::Refused {

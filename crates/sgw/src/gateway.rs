@@ -188,3 +188,134 @@ pub(crate) fn only(arns: &[String]) -> Option<&str> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+
+    /// A client that is never used to send: `paginate` and `call` are tested with futures of
+    /// their own.
+    async fn offline_gateway(observer: Option<Arc<dyn CallObserver>>) -> Gateway {
+        let settings = GatewaySettings {
+            gateway_arn: "arn:aws:storagegateway:us-east-1:111122223333:gateway/sgw-1".into(),
+            region: "us-east-1".into(),
+            endpoint_url: Some("http://127.0.0.1:9".into()),
+        };
+        let loader = aws_config::defaults(BehaviorVersion::latest())
+            .empty_test_environment()
+            .test_credentials();
+        Gateway::connect_with(&settings, observer, loader)
+            .await
+            .expect("offline client")
+    }
+
+    #[tokio::test]
+    async fn pages_are_followed_until_no_marker() {
+        let gateway = offline_gateway(None).await;
+        let asked = Mutex::new(Vec::new());
+        let all = gateway
+            .paginate("ListTapes", |marker| {
+                asked.lock().unwrap().push(marker.clone());
+                async move {
+                    Ok(match marker.as_deref() {
+                        None => (vec![1, 2], Some("a".to_owned())),
+                        Some("a") => (vec![3], Some("b".to_owned())),
+                        _ => (vec![4], Some(String::new())),
+                    })
+                }
+            })
+            .await;
+        assert_eq!(all, Ok(vec![1, 2, 3, 4]));
+        assert_eq!(
+            *asked.lock().unwrap(),
+            [None, Some("a".into()), Some("b".into())]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_marker_that_does_not_move_stops_the_listing() {
+        let gateway = offline_gateway(None).await;
+        let result: Result<Vec<u8>, Error> = gateway
+            .paginate("ListTapes", |_| async {
+                Ok((vec![1], Some("same".to_owned())))
+            })
+            .await;
+        let error = result.expect_err("endless listing");
+        assert!(
+            matches!(
+                error,
+                Error::Internal {
+                    operation: "ListTapes",
+                    ..
+                }
+            ),
+            "{error:?}"
+        );
+        assert!(error.to_string().contains("same Marker"), "{error}");
+    }
+
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<(&'static str, Outcome)>>);
+
+    impl CallObserver for Recorder {
+        fn call(&self, operation: &'static str, outcome: Outcome) {
+            self.0.lock().unwrap().push((operation, outcome));
+        }
+    }
+
+    #[tokio::test]
+    async fn observer_sees_each_call_once_with_its_outcome() {
+        let recorder = Arc::new(Recorder::default());
+        let gateway = offline_gateway(Some(recorder.clone())).await;
+        type Sdk =
+            SdkError<aws_sdk_storagegateway::operation::list_tapes::ListTapesError, HttpResponse>;
+        let ok = gateway
+            .call("ListTapes", None, async { Ok::<_, Sdk>(()) })
+            .await;
+        assert_eq!(ok, Ok(()));
+        let refused = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let failed = gateway
+            .call("ListTapes", None, async {
+                Err::<(), _>(Sdk::dispatch_failure(
+                    aws_sdk_storagegateway::error::ConnectorError::io(refused.into()),
+                ))
+            })
+            .await;
+        assert!(matches!(failed, Err(Error::Transport { .. })), "{failed:?}");
+        assert!(
+            failed
+                .unwrap_err()
+                .to_string()
+                .contains("http://127.0.0.1:9")
+        );
+        assert_eq!(
+            *recorder.0.lock().unwrap(),
+            [("ListTapes", Outcome::Ok), ("ListTapes", Outcome::Error)]
+        );
+    }
+
+    #[test]
+    fn outcome_labels() {
+        assert_eq!(Outcome::of::<()>(&Ok(())), Outcome::Ok);
+        assert_eq!(
+            Outcome::of::<()>(&Err(Error::Throttled { operation: "X" })),
+            Outcome::Throttled
+        );
+        assert_eq!(Outcome::Throttled.as_str(), "throttled");
+    }
+
+    #[tokio::test]
+    async fn bad_settings_are_refused_before_anything() {
+        let settings = GatewaySettings {
+            gateway_arn: "sgw-1".into(),
+            region: "us-east-1".into(),
+            endpoint_url: None,
+        };
+        let error = Gateway::connect(&settings, None)
+            .await
+            .expect_err("not an ARN");
+        assert!(matches!(error, Error::Settings { .. }), "{error:?}");
+    }
+}

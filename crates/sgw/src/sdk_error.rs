@@ -83,6 +83,11 @@ pub(crate) fn fault<E: OperationError>(error: SdkError<E, HttpResponse>) -> Faul
                         .map(|c| c.as_str().to_owned()),
                     e.message(),
                 ),
+                // No exception name: the body was not a Storage Gateway answer at all (a
+                // proxy's or web server's page, or a success that is not JSON).
+                Modeled::Other if error.code().is_none() => {
+                    return Fault::Response { status, detail: sources(error) };
+                }
                 Modeled::Other => (error.code(), None, error.message()),
             };
             Fault::Service {
