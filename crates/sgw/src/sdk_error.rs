@@ -86,7 +86,10 @@ pub(crate) fn fault<E: OperationError>(error: SdkError<E, HttpResponse>) -> Faul
                 // No exception name: the body was not a Storage Gateway answer at all (a
                 // proxy's or web server's page, or a success that is not JSON).
                 Modeled::Other if error.code().is_none() => {
-                    return Fault::Response { status, detail: sources(error) };
+                    return Fault::Response {
+                        status,
+                        detail: sources(error),
+                    };
                 }
                 Modeled::Other => (error.code(), None, error.message()),
             };

@@ -144,7 +144,12 @@ async fn an_unreadable_success_is_a_transport_error() {
     let gateway = gateway(&endpoint, Arc::default()).await;
     let error = gateway.list_tapes(&[]).await.expect_err("not JSON");
     assert!(matches!(error, Error::Transport { .. }), "{error:?}");
-    assert!(error.to_string().contains("is not a Storage Gateway answer"), "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("is not a Storage Gateway answer"),
+        "{error}"
+    );
 }
 
 #[tokio::test]
