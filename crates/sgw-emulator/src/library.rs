@@ -289,7 +289,11 @@ fn put_in(
             Some(spot) => *spot,
             None => {
                 let Some(n) = free_slots.pop() else {
-                    tracing::warn!(%barcode, "no free I/E slot: the tape waits for one");
+                    // Said once per wait, not at every look.
+                    if !tape.library.blocked {
+                        tracing::warn!(%barcode, "no free I/E slot: the tape waits for one");
+                        tape.library.blocked = true;
+                    }
                     continue;
                 };
                 if let Err(e) = file.set_slot(n, SimElement::with_tag(&barcode)) {
@@ -305,6 +309,7 @@ fn put_in(
             }
         };
         tape.library.arrive = false;
+        tape.library.blocked = false;
         tape.library.seen = Some(spot);
         tape.library.waiting = matches!(spot.place, Place::ImportExport(_)).then_some(spot);
         if let Some(to) = to {

@@ -93,6 +93,8 @@ pub(crate) struct LibraryTrack {
     pub leave: bool,
     /// It must be put into a free I/E slot (a tape seeded in the VTL that the file lacks).
     pub arrive: bool,
+    /// It is due in an I/E slot and none is free (reported once per wait).
+    pub blocked: bool,
 }
 
 /// One tape.
