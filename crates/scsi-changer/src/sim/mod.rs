@@ -197,16 +197,34 @@ impl SimLibrary {
         self.read(SimState::clone)
     }
 
+    /// Changes the library as an operator would — or a program acting for one, such as the
+    /// AWS Storage Gateway emulator taking an archived tape out of an I/E slot. `f` runs on
+    /// the state as the file holds it now, in the same transaction a SCSI command uses: under
+    /// the lock on `PATH.lock`, after a fresh read, written back by atomic rename only when the
+    /// text changed. Other handles see the edit as an outside change (UNIT ATTENTION 28h/00h
+    /// once); this one does not.
+    ///
+    /// `f` may fail half-way (a [`SimState::set_slot`] that is refused): whatever it changed
+    /// before is still written, so check first, then change.
+    pub fn edit<R>(&self, f: impl FnOnce(&mut SimState) -> R) -> crate::Result<R> {
+        self.transact(|state, _| f(state))
+            .map_err(|e| self.error_during("editing the simulated library", e))
+    }
+
     /// The path as given to [`SimLibrary::open`].
     pub fn path(&self) -> &Path {
         &self.inner.given
     }
 
     fn error(&self, e: TxError) -> Error {
+        self.error_during("reading the simulated library", e)
+    }
+
+    fn error_during(&self, op: &'static str, e: TxError) -> Error {
         match e {
             TxError::Io(source) => Error::Io {
                 device: self.inner.name.clone(),
-                op: "reading the simulated library",
+                op,
                 source,
             },
             TxError::Parse(m) => Error::Sim(m),
@@ -243,8 +261,13 @@ impl SimLibrary {
             return Err(TxError::Parse("internal: no state after parsing".into()));
         };
         let result = f(state, attention);
-        if state.take_dirty() {
-            let text = state.render();
+        // Setters mark the state dirty even when they store what was there: compare the text,
+        // so a no-op leaves the file (and everyone's view of it) alone.
+        let changed = state
+            .take_dirty()
+            .then(|| state.render())
+            .filter(|text| text.as_bytes() != view.last_seen.as_slice());
+        if let Some(text) = changed {
             if let Err(e) = file::write_atomic(&self.inner.canonical, text.as_bytes()) {
                 // The file still holds `last_seen`; parse it again next time.
                 view.state = None;
