@@ -97,6 +97,13 @@ pub enum RequestBody {
         to: Place,
         /// Milliseconds the caller waits.
         budget_ms: u64,
+        /// Check the move (and, into an import/export slot of a gateway library, the export
+        /// policy and the gateway's health) without moving anything.
+        #[serde(default, skip_serializing_if = "is_false")]
+        dry_run: bool,
+        /// Export even when the gateway is unhealthy (the export policy still applies).
+        #[serde(default, skip_serializing_if = "is_false")]
+        force: bool,
     },
     /// `changer inventory`: INITIALIZE ELEMENT STATUS, then the daemon reads the library again.
     Inventory {
@@ -107,6 +114,30 @@ pub enum RequestBody {
     },
     /// The libraries the daemon owns.
     Libraries,
+    /// `changer tapes`: every tape the gateway and the library know (gateway libraries).
+    Tapes {
+        /// The library.
+        library: LibraryRef,
+    },
+    /// `changer retrieve`: RetrieveTapeArchive for each barcode; the daemon follows the
+    /// retrieval and imports the tapes when they arrive.
+    Retrieve {
+        /// The library.
+        library: LibraryRef,
+        /// Barcodes of archived tapes.
+        barcodes: Vec<String>,
+    },
+    /// `changer cancel-archival`: CancelArchival while the tape is IN TRANSIT TO VTS.
+    CancelArchival {
+        /// The library.
+        library: LibraryRef,
+        /// The tape's barcode.
+        barcode: String,
+    },
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// A Changer Command and its arguments, in Bareos' numbers (slots from 1, drives from 0).
@@ -235,6 +266,21 @@ pub enum AnswerBody {
         /// Destination, in words ("drive 0").
         to: String,
     },
+    /// A dry run of a move: what it would do.
+    MoveChecked {
+        /// Source, in words.
+        from: String,
+        /// Destination, in words.
+        to: String,
+        /// The archival the move would start (a move into an I/E slot of a gateway library).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        archival: Option<Archival>,
+    },
+    /// Tapes: the answer to `tapes`, `retrieve` and `cancel-archival` (the tapes concerned).
+    Tapes {
+        /// One entry per tape.
+        tapes: Vec<TapeEntry>,
+    },
     /// The library re-scanned its elements and the daemon read them again.
     Inventoried {
         /// The library's serial number.
@@ -273,7 +319,7 @@ pub enum ErrorKind {
 }
 
 /// `changer status` data (`changer status --json` prints it under `data`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LibraryStatus {
     /// Changer device as given.
     pub device: String,
@@ -292,6 +338,73 @@ pub struct LibraryStatus {
     /// The daemon's cache, when the status came from `changerd`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache: Option<CacheState>,
+    /// The AWS Storage Gateway behind the library, when it is one (contract C7).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<GatewayHealth>,
+}
+
+/// The gateway's health as the daemon last saw it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GatewayHealth {
+    /// Gateway ARN.
+    pub gateway_arn: String,
+    /// `GatewayState` as the API gives it (`RUNNING`, `SHUTDOWN`, …); none when unreachable.
+    pub state: Option<String>,
+    /// The gateway answered and is connected to AWS.
+    pub connected: bool,
+    /// Cache dirty percentage (data not yet uploaded).
+    pub cache_dirty_percent: Option<f64>,
+    /// Upload buffer used, percent of allocated.
+    pub upload_buffer_used_percent: Option<f64>,
+    /// Milliseconds since the last check; none before the first.
+    pub checked_ms_ago: Option<u64>,
+    /// Why the last check failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Tapes the daemon is following (archival, retrieval, creation), by barcode and status.
+    #[serde(default)]
+    pub following: Vec<TapeEntry>,
+}
+
+/// One tape as the gateway and the library know it (`changer tapes --json` prints an array of
+/// these).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TapeEntry {
+    /// Barcode (volume tag).
+    pub barcode: String,
+    /// `TapeStatus` as the API gives it (`AVAILABLE`, `IN TRANSIT TO VTS`, …); none when the
+    /// gateway does not know the tape.
+    pub status: Option<String>,
+    /// `drive:N`, `slot:N` (storage slot), `ie:N` (import/export slot, in Bareos' slot
+    /// numbers), `shelf` (archived), or none (not in the library, not archived).
+    pub location: Option<String>,
+    /// `PoolId` (`GLACIER`, `DEEP_ARCHIVE`, or a custom pool ARN).
+    pub pool: Option<String>,
+    /// `TapeUsedInBytes`.
+    pub size_used_bytes: Option<u64>,
+    /// `TapeSizeInBytes`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size_bytes: Option<u64>,
+    /// Tape ARN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arn: Option<String>,
+}
+
+/// An archival: a tape going into an import/export slot of a gateway library.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Archival {
+    /// The tape.
+    pub barcode: Option<String>,
+    /// Its status before the move.
+    pub status: Option<String>,
+    /// `TapeUsedInBytes`.
+    pub size_used_bytes: Option<u64>,
+    /// Its pool.
+    pub pool: Option<String>,
+    /// Whether the export policy and the gateway's health allow it.
+    pub allowed: bool,
+    /// Why (the policy rule, or what is wrong with the gateway).
+    pub reason: String,
 }
 
 /// One drive.
@@ -465,6 +578,25 @@ mod tests {
                 from: Place::Slot(3),
                 to: Place::Drive(0),
                 budget_ms: 5,
+                dry_run: false,
+                force: false,
+            },
+            RequestBody::Move {
+                library: lib(),
+                from: Place::Slot(3),
+                to: Place::Slot(1601),
+                budget_ms: 5,
+                dry_run: true,
+                force: true,
+            },
+            RequestBody::Tapes { library: lib() },
+            RequestBody::Retrieve {
+                library: lib(),
+                barcodes: vec!["AMZN0001".into(), "AMZN0002".into()],
+            },
+            RequestBody::CancelArchival {
+                library: lib(),
+                barcode: "AMZN0003".into(),
             },
             RequestBody::Inventory {
                 library: lib(),
@@ -522,7 +654,7 @@ mod tests {
 
         #[test]
         fn json_shaped_lines_decode_without_panic(
-            op in "(bareos|status|move|inventory|libraries|x)",
+            op in "(bareos|status|move|inventory|libraries|tapes|retrieve|cancel_archival|x)",
             v in 0u32..3,
             field in "[a-z_]{0,12}",
             value in proptest::num::i64::ANY,

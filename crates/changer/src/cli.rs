@@ -45,6 +45,14 @@ pub enum HumanCommand {
     Inventory(DeviceArgs),
     /// Move a cartridge: `changer move /dev/sg3 5 drive:0`, `… drive:0 5`, `… 5 12`.
     Move(MoveArgs),
+    /// AWS gateway libraries: every tape the gateway and the library know, with its status
+    /// (AVAILABLE, IN TRANSIT TO VTS, ARCHIVED, …) and where it is.
+    Tapes(TapesArgs),
+    /// AWS gateway libraries: retrieve archived tapes; changerd imports them (read-only) into
+    /// free storage slots when they arrive and runs the retrieved hook.
+    Retrieve(RetrieveArgs),
+    /// AWS gateway libraries: stop an archival while the tape is still IN TRANSIT TO VTS.
+    CancelArchival(CancelArchivalArgs),
     /// Find changers and drives and print ready-to-paste Bareos Autochanger and Device resources.
     Discover(DiscoverArgs),
     /// Check permissions, device types, drive mapping and iSCSI settings, and say what to fix.
@@ -81,6 +89,53 @@ pub struct MoveArgs {
     /// To: a slot number or a drive.
     pub to: String,
     /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Check the move without making it; into an import/export slot of an AWS gateway library,
+    /// show the archival it would start and whether the export policy allows it.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Export even when the gateway is unhealthy (not running, cache or upload buffer over
+    /// their thresholds). The export policy still applies.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `changer tapes`.
+#[derive(Debug, Args)]
+pub struct TapesArgs {
+    #[command(flatten)]
+    pub device: DeviceArgs,
+    /// Print a JSON array of tapes (barcode, status, location, pool, size_used_bytes).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `changer retrieve`.
+#[derive(Debug, Args)]
+pub struct RetrieveArgs {
+    /// Changer device.
+    pub device: String,
+    /// Barcodes of archived tapes.
+    #[arg(required = true)]
+    pub barcodes: Vec<String>,
+    /// Wait up to this many seconds until every tape is retrieved (and imported, when the
+    /// daemon imports): retrieval takes hours on AWS, seconds on the emulator.
+    #[arg(long, value_name = "SECONDS")]
+    pub wait: Option<u64>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `changer cancel-archival`.
+#[derive(Debug, Args)]
+pub struct CancelArchivalArgs {
+    /// Changer device.
+    pub device: String,
+    /// The tape's barcode.
+    pub barcode: String,
+    /// Print JSON.
     #[arg(long)]
     pub json: bool,
 }

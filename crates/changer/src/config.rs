@@ -102,6 +102,13 @@ pub struct LibraryConfig {
     /// Drive bindings for drives that report no serial number (contract C4).
     #[serde(rename = "drive")]
     pub drives: Vec<DriveBinding>,
+    /// The AWS Storage Gateway behind this library (contract C7): moves into its
+    /// import/export slots are archivals.
+    pub gateway: Option<crate::gateway::GatewayConfig>,
+    /// Which archivals are allowed.
+    pub export: crate::gateway::ExportConfig,
+    /// Low-water marks of writable tapes, per barcode prefix.
+    pub new_tapes: Vec<crate::gateway::NewTapesRule>,
 }
 
 /// `[[library.drive]]`: drive index → archive device, for libraries without DVCID.
@@ -410,6 +417,11 @@ mod tests {
             Some(crate::cache::CacheMode::Exclusive)
         );
         assert_eq!(config.libraries.len(), 1);
+        let library = &config.libraries[0];
+        assert!(library.gateway.as_ref().is_some_and(|g| g.import));
+        assert_eq!(library.export.policy, crate::gateway::ExportPolicy::Deny);
+        assert_eq!(library.new_tapes.len(), 1);
+        assert!(library.new_tapes[0].check().is_ok());
     }
 
     #[test]

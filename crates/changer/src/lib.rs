@@ -6,6 +6,7 @@ pub mod cli;
 pub mod client;
 pub mod compat;
 pub mod config;
+pub mod gateway;
 pub mod human;
 pub mod library;
 pub mod lock;

@@ -56,6 +56,7 @@ pub fn to_stderr(verbose: u8) {
     };
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter(default))
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .try_init();
 }

@@ -251,6 +251,27 @@ pub trait MoveJournal: Send {
     fn outcome(&mut self, seq: u64, outcome: Result<(), String>);
 }
 
+/// A cartridge about to go into an import/export slot. On an AWS Storage Gateway library that
+/// is an archival (contract C7), so it is asked of an [`ExportGuard`] first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Export {
+    /// The cartridge's barcode, when it has one.
+    pub barcode: Option<String>,
+    /// Where it is, in the admin's words ("slot 5", "drive 0").
+    pub from: String,
+    /// The import/export slot, in Bareos' numbers.
+    pub to: SlotNumber,
+}
+
+/// Decides moves into import/export slots: the daemon's export policy on a gateway library,
+/// a refusal in direct mode (C7).
+pub trait ExportGuard: Send {
+    /// Before anything is moved or ejected: `Err` says in one line why the export is refused.
+    fn check(&mut self, export: &Export) -> Result<(), String>;
+    /// The move was sent; `result` is how it ended.
+    fn exported(&mut self, export: &Export, result: Result<(), String>);
+}
+
 /// An open library with the settings and deadline of this invocation.
 pub struct Session {
     /// The library.
@@ -266,6 +287,8 @@ pub struct Session {
     pub cache: Option<Cache>,
     /// The daemon's move journal; `None` in direct mode.
     pub journal: Option<Box<dyn MoveJournal>>,
+    /// Asked before every move into an import/export slot; `None`: such moves are plain moves.
+    pub export_guard: Option<Box<dyn ExportGuard>>,
 }
 
 /// What `loaded` answers for a drive.
@@ -657,6 +680,7 @@ impl Session {
                 detail: snap.contents_of_full(destination.address),
             });
         }
+        let export = self.export_check(&snap, &source, destination)?;
         if self.settings.offline {
             let mut tape = self.lib.open_drive(archive_device)?;
             tape.unload()?;
@@ -669,8 +693,9 @@ impl Session {
             "Unloading drive {} into Storage Element {}...",
             drive.0, slot.0
         ));
-        self.guarded_move(
+        self.exporting_move(
             &snap,
+            export,
             (ElementType::DataTransfer, source.address),
             (destination.element_type, destination.address),
         )?;
@@ -867,13 +892,79 @@ impl Session {
             return Err(snap.destination_full(destination.address));
         }
         let barcode = source.barcode().unwrap_or("").to_owned();
-        self.guarded_move(
+        let export = self.export_check(&snap, source, destination)?;
+        self.exporting_move(
             &snap,
+            export,
             (source.element_type, source.address),
             (destination.element_type, destination.address),
         )?;
         tracing::info!(%from, %to, barcode, "moved");
         Ok(())
+    }
+
+    /// Asks the export guard about a move into an import/export slot; `Some` when it allowed
+    /// one (it is told the outcome after the move).
+    fn export_check(
+        &mut self,
+        snap: &Snapshot,
+        source: &ElementStatus,
+        destination: &ElementStatus,
+    ) -> Result<Option<Export>, OpError> {
+        let Some(guard) = self.export_guard.as_mut() else {
+            return Ok(None);
+        };
+        if destination.element_type != ElementType::ImportExport {
+            return Ok(None);
+        }
+        let Some(to) = snap.inv.slot_number(destination.address) else {
+            return Ok(None);
+        };
+        let export = Export {
+            barcode: source.barcode().map(str::to_owned),
+            from: snap.name_of(source.address),
+            to,
+        };
+        guard.check(&export).map_err(OpError::Refused)?;
+        Ok(Some(export))
+    }
+
+    /// [`Session::guarded_move`], reporting an allowed export's outcome to the guard.
+    fn exporting_move(
+        &mut self,
+        snap: &Snapshot,
+        export: Option<Export>,
+        source: (ElementType, ElementAddress),
+        destination: (ElementType, ElementAddress),
+    ) -> Result<(), OpError> {
+        let result = self.guarded_move(snap, source, destination);
+        if let (Some(export), Some(guard)) = (export, self.export_guard.as_mut()) {
+            guard.exported(
+                &export,
+                result.as_ref().map(|_| ()).map_err(ToString::to_string),
+            );
+        }
+        result
+    }
+
+    /// A dry run of [`Session::move_between`]: checks both ends and asks the export guard,
+    /// moves nothing. `Some(export)` when the move would be an export the guard allows.
+    pub fn check_move(&mut self, from: Endpoint, to: Endpoint) -> Result<Option<Export>, OpError> {
+        if from == to {
+            return Err(OpError::Refused(format!(
+                "{from} is both source and destination"
+            )));
+        }
+        let snap = self.snapshot()?;
+        let source = snap.endpoint(from)?;
+        let destination = snap.endpoint(to)?;
+        if !source.full {
+            return Err(snap.source_empty(source.address));
+        }
+        if destination.full {
+            return Err(snap.destination_full(destination.address));
+        }
+        self.export_check(&snap, source, destination)
     }
 
     /// Moves a cartridge between any two slots or drives, checking both ends first.

@@ -309,6 +309,7 @@ fn execute(
             stop.cause()
         ));
     }
+    let export_guard = crate::gateway::direct_guard(config, device, Some(&serial));
     let mut session = Session {
         lib,
         settings,
@@ -316,6 +317,7 @@ fn execute(
         stop,
         cache: None,
         journal: None,
+        export_guard,
     };
     answer(&mut session, &typed)
 }

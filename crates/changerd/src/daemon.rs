@@ -13,6 +13,7 @@ use tokio::net::UnixListener;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::gateway::{Follower, Link};
 use crate::metrics::Metrics;
 use crate::owner::Owner;
 use crate::server::{self, QUEUE_DEPTH, Route, Router};
@@ -118,26 +119,72 @@ pub fn run(config: Config, options: Options) -> anyhow::Result<()> {
     let metrics = Arc::new(Metrics::new());
     let stopping = CancellationToken::new();
     let devices = devices(&config, &roots)?;
+    // First: the gateway clients and the library threads' API calls run on it.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
     let mut routes = Vec::new();
     let mut threads = Vec::new();
     let mut failures = Vec::new();
+    let mut followers = Vec::new();
     for device in &devices {
         status(&format!("opening {device}"));
         let served: Vec<_> = routes
             .iter()
             .map(|r: &Route| Arc::clone(&r.shared))
             .collect();
-        match Owner::start(device, &config, &roots, Arc::clone(&metrics), &served) {
+        let mut events = None;
+        let mut connect = |device: &str, serial: &str| -> anyhow::Result<Option<Arc<Link>>> {
+            let Some(library) = config.library(device, Some(serial)) else {
+                return Ok(None);
+            };
+            let Some(gateway) = &library.gateway else {
+                return Ok(None);
+            };
+            let (link, receiver) = Link::connect(
+                runtime.handle(),
+                library,
+                gateway,
+                device,
+                serial,
+                Arc::clone(&metrics),
+            )?;
+            events = Some(receiver);
+            Ok(Some(link))
+        };
+        match Owner::start(
+            device,
+            &config,
+            &roots,
+            Arc::clone(&metrics),
+            &served,
+            &mut connect,
+        ) {
             Ok(owner) => {
                 let (queue, jobs) = mpsc::channel(QUEUE_DEPTH);
                 let shared = owner.shared();
+                let gateway = owner.gateway();
                 let stop = stopping.clone();
                 let thread = std::thread::Builder::new()
                     .name(format!("library {}", shared.serial))
                     .spawn(move || owner.serve(jobs, stop))
                     .context("cannot start a library thread")?;
                 threads.push(thread);
-                routes.push(Route { shared, queue });
+                if let (Some(link), Some(events)) = (&gateway, events) {
+                    followers.push(Follower::new(
+                        Arc::clone(link),
+                        queue.clone(),
+                        events,
+                        stopping.clone(),
+                    ));
+                }
+                routes.push(Route {
+                    shared,
+                    queue,
+                    gateway,
+                });
             }
             Err(e) => {
                 tracing::error!(device, cause = format!("{e:#}"), "library not served");
@@ -150,11 +197,6 @@ pub fn run(config: Config, options: Options) -> anyhow::Result<()> {
     }
     let std_listener = listener(&options.socket, config.socket_group.as_deref())?;
     std_listener.set_nonblocking(true)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
     let default_budget = Duration::from_secs(config.max_changer_wait.max(1));
     let served = routes.len();
     let summary = routes
@@ -171,6 +213,11 @@ pub fn run(config: Config, options: Options) -> anyhow::Result<()> {
         .join(", ");
     runtime.block_on(async {
         let listener = UnixListener::from_std(std_listener)?;
+        let follow = tokio_util::task::TaskTracker::new();
+        for follower in followers {
+            follow.spawn(follower.run());
+        }
+        follow.close();
         if let Some(endpoint) = &config.metrics {
             serve_metrics(endpoint, Arc::clone(&metrics)).await?;
         }
@@ -199,6 +246,8 @@ pub fn run(config: Config, options: Options) -> anyhow::Result<()> {
             sd_notify::NotifyState::Status(&ready),
         ]);
         server::run(listener, router, stopping.clone(), shutdown_signal()).await;
+        stopping.cancel();
+        follow.wait().await;
         anyhow::Ok(())
     })?;
     notify(&[

@@ -61,6 +61,26 @@ pub struct DriveLabels {
     pub drive: String,
 }
 
+/// Labels of AWS Storage Gateway API calls.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ApiLabels {
+    /// Changer serial number.
+    pub library: String,
+    /// API operation (`DescribeTapes`).
+    pub operation: String,
+    /// `ok`, `throttled`, `error`.
+    pub outcome: String,
+}
+
+/// Labels of archivals.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ArchivalLabels {
+    /// Changer serial number.
+    pub library: String,
+    /// `started`, `refused`, `archived`.
+    pub result: String,
+}
+
 fn latency_histogram() -> Histogram {
     // 1 ms … ~17 min: READ ELEMENT STATUS on loopback to MOVE MEDIUM on a big robot.
     Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(
@@ -90,6 +110,20 @@ pub struct Metrics {
     pub clients: Gauge<i64, AtomicI64>,
     /// Requests answered, by `op`.
     pub requests: Family<RequestLabels, Counter>,
+    /// AWS Storage Gateway API calls by operation and outcome.
+    pub gateway_api_calls: Family<ApiLabels, Counter>,
+    /// 1 when the gateway answered RUNNING at the last health check.
+    pub gateway_up: Family<LibraryLabel, Gauge<i64, AtomicI64>>,
+    /// Cache dirty percentage at the last health check.
+    pub gateway_cache_dirty: Family<LibraryLabel, Gauge<f64, AtomicU64>>,
+    /// Upload buffer used, percent, at the last health check.
+    pub gateway_upload_buffer: Family<LibraryLabel, Gauge<f64, AtomicU64>>,
+    /// Exports (archivals) started, refused and finished.
+    pub archivals: Family<ArchivalLabels, Counter>,
+    /// Tapes whose status the daemon follows.
+    pub tapes_followed: Family<LibraryLabel, Gauge<i64, AtomicI64>>,
+    /// Tapes created by the low-water mark.
+    pub tapes_created: Family<LibraryLabel, Counter>,
     /// When each library's inventory was read (ms since the epoch; 0: none), for the age.
     read_at: std::sync::Mutex<Vec<(String, Arc<AtomicU64>)>>,
     registry: Registry,
@@ -160,7 +194,56 @@ impl Metrics {
             "Requests answered, by operation",
             requests.clone(),
         );
+        let gateway_api_calls = Family::<ApiLabels, Counter>::default();
+        let gateway_up = Family::<LibraryLabel, Gauge<i64, AtomicI64>>::default();
+        let gateway_cache_dirty = Family::<LibraryLabel, Gauge<f64, AtomicU64>>::default();
+        let gateway_upload_buffer = Family::<LibraryLabel, Gauge<f64, AtomicU64>>::default();
+        let archivals = Family::<ArchivalLabels, Counter>::default();
+        let tapes_followed = Family::<LibraryLabel, Gauge<i64, AtomicI64>>::default();
+        let tapes_created = Family::<LibraryLabel, Counter>::default();
+        registry.register(
+            "gateway_api_calls",
+            "AWS Storage Gateway API calls by operation and outcome",
+            gateway_api_calls.clone(),
+        );
+        registry.register(
+            "gateway_up",
+            "1 when the gateway was RUNNING and connected at the last health check",
+            gateway_up.clone(),
+        );
+        registry.register(
+            "gateway_cache_dirty_percent",
+            "Gateway cache dirty percentage at the last health check",
+            gateway_cache_dirty.clone(),
+        );
+        registry.register(
+            "gateway_upload_buffer_used_percent",
+            "Gateway upload buffer used, percent, at the last health check",
+            gateway_upload_buffer.clone(),
+        );
+        registry.register(
+            "archivals",
+            "Exports to the tape shelf: started, refused by the guard, archived",
+            archivals.clone(),
+        );
+        registry.register(
+            "tapes_followed",
+            "Tapes whose status changes the daemon follows",
+            tapes_followed.clone(),
+        );
+        registry.register(
+            "tapes_created",
+            "Tapes created to keep the low-water mark",
+            tapes_created.clone(),
+        );
         Metrics {
+            gateway_api_calls,
+            gateway_up,
+            gateway_cache_dirty,
+            gateway_upload_buffer,
+            archivals,
+            tapes_followed,
+            tapes_created,
             moves,
             latency,
             sense_errors,

@@ -18,13 +18,17 @@ use scsi_changer::discovery::Roots;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
+use crate::gateway::{Guard, GuardContext, Link};
 use crate::journal::{Event, Journal, Recovery, Unfinished};
 use crate::metrics::{DriveLabels, LibraryLabel, Metered, Metrics, MoveLabels, epoch_ms};
 
 /// Attempts at reading the serial number at start.
 const SERIAL_ATTEMPTS: u32 = 3;
 
-/// What a client asks of a library.
+/// Connects a library's gateway, given its device and serial: `None` when it has none.
+pub type ConnectGateway<'a> = dyn FnMut(&str, &str) -> anyhow::Result<Option<Arc<Link>>> + 'a;
+
+/// What a client (or the gateway follower) asks of a library.
 #[derive(Debug, Clone)]
 pub enum Work {
     /// A Changer Command.
@@ -32,18 +36,50 @@ pub enum Work {
     /// `changer status`.
     Status,
     /// `changer move`.
-    Move(Place, Place),
+    Move(Place, Place, MoveFlags),
     /// `changer inventory`.
     Inventory,
+    /// Read the library again: the gateway changed its I/E slots.
+    Refresh,
+    /// Move these tapes from the I/E slots into free storage slots (retrieved or new tapes).
+    Import(Vec<String>),
+}
+
+/// How `changer move` asks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MoveFlags {
+    /// Check only.
+    pub dry_run: bool,
+    /// Export to an unhealthy gateway.
+    pub force: bool,
 }
 
 impl Work {
     fn moves(&self) -> bool {
         match self {
             Work::Bareos(c) => c.moves(),
-            Work::Status => false,
+            Work::Status | Work::Refresh => false,
+            Work::Move(_, _, flags) => !flags.dry_run,
             // The robot scans every element: nothing else may run meanwhile.
-            Work::Move(..) | Work::Inventory => true,
+            Work::Inventory | Work::Import(_) => true,
+        }
+    }
+}
+
+/// Who sent a request: the socket peer's credentials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Peer {
+    /// User id.
+    pub uid: u32,
+    /// Process id, when the kernel tells.
+    pub pid: Option<i32>,
+}
+
+impl std::fmt::Display for Peer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.pid {
+            Some(pid) => write!(f, "uid {} pid {pid}", self.uid),
+            None => write!(f, "uid {}", self.uid),
         }
     }
 }
@@ -60,6 +96,8 @@ pub struct Job {
     /// Who decides the job's fate: the library's thread starting it, or the server giving
     /// up on it at its deadline — whichever comes first, never both.
     pub claim: Arc<Claim>,
+    /// Who asked (none: the daemon itself).
+    pub peer: Option<Peer>,
 }
 
 /// A job's fate, decided once.
@@ -141,6 +179,10 @@ pub struct Owner {
     /// `list`, `listall` and `slots` as last rendered, with the cache generation they came
     /// from: rendering 3200 slots costs milliseconds, answering them again costs a copy.
     rendered: Vec<(BareosCommand, u64, protocol::Answer)>,
+    /// What the export guard needs to know of the request under way (gateway libraries).
+    guard_context: Option<Arc<std::sync::Mutex<GuardContext>>>,
+    /// The AWS Storage Gateway behind the library.
+    gateway: Option<Arc<Link>>,
 }
 
 /// How a library's identity is matched: its resolved device.
@@ -158,12 +200,14 @@ impl Owner {
     /// moves), then the first inventory.
     /// `served` are the serials of the libraries already started: a second name of one of
     /// them is refused at once (it would wait for the lock its twin holds).
+    /// `gateway` connects the library's AWS Storage Gateway when its config names one.
     pub fn start(
         device: &str,
         config: &Config,
         roots: &Roots,
         metrics: Arc<Metrics>,
         served: &[Arc<Shared>],
+        gateway: &mut ConnectGateway<'_>,
     ) -> anyhow::Result<Owner> {
         let label = Arc::new(std::sync::OnceLock::new());
         let (m, l) = (Arc::clone(&metrics), Arc::clone(&label));
@@ -201,6 +245,17 @@ impl Owner {
             CacheMode::Shared => None,
         };
         let inquiry = lib.changer.inquiry()?;
+        let link = gateway(device, &serial)?;
+        let guard_context = link
+            .as_ref()
+            .map(|_| Arc::new(std::sync::Mutex::new(GuardContext::default())));
+        let export_guard = match (&link, &guard_context) {
+            (Some(link), Some(context)) => {
+                Some(Box::new(Guard::new(Arc::clone(link), Arc::clone(context)))
+                    as Box<dyn changer::ops::ExportGuard>)
+            }
+            _ => None,
+        };
         let (journal, unfinished) = Journal::open(&config.state_dir, &serial)?;
         let read_at = metrics.inventory_clock(&serial);
         let shared = Arc::new(Shared {
@@ -218,6 +273,7 @@ impl Owner {
                 stop: changer::signals::Stop::none(),
                 cache: Some(Cache::new(settings.cache, settings.cache_max_age)),
                 journal: None,
+                export_guard,
             },
             shared,
             metrics,
@@ -226,6 +282,8 @@ impl Owner {
             lock_dir: config.lock_dir.clone(),
             _lock: lock,
             rendered: Vec::new(),
+            guard_context,
+            gateway: link,
         };
         let mut journal = journal;
         owner.recover(&mut journal, unfinished)?;
@@ -245,6 +303,11 @@ impl Owner {
     /// What the rest of the daemon may know.
     pub fn shared(&self) -> Arc<Shared> {
         Arc::clone(&self.shared)
+    }
+
+    /// The library's gateway, when it is one.
+    pub fn gateway(&self) -> Option<Arc<Link>> {
+        self.gateway.clone()
     }
 
     fn slot_count(&mut self) -> u16 {
@@ -367,6 +430,15 @@ impl Owner {
                 });
                 continue;
             }
+            if let Some(context) = &self.guard_context {
+                let mut c = context.lock().unwrap_or_else(|e| e.into_inner());
+                *c = GuardContext {
+                    peer: job.peer,
+                    force: matches!(job.work, Work::Move(_, _, f) if f.force),
+                    deadline: job.deadline,
+                    last: None,
+                };
+            }
             let answer = self.handle(&job.work, job.deadline);
             if job.reply.send(answer).is_err() {
                 tracing::info!(work = ?job.work, "the client left before the answer; the outcome is in the log and the journal");
@@ -439,7 +511,35 @@ impl Owner {
                 },
                 Err(e) => failed(e.to_string()),
             },
-            Work::Move(from, to) => {
+            Work::Refresh => match self.refresh() {
+                Ok(()) => AnswerBody::Inventoried {
+                    serial: self.shared.serial.clone(),
+                },
+                Err(e) => failed(format!("reading the library again failed: {e}")),
+            },
+            Work::Import(barcodes) => self.import(barcodes),
+            Work::Move(from, to, flags) if flags.dry_run => {
+                let (from, to) = (Endpoint::from(*from), Endpoint::from(*to));
+                let result = self.session.check_move(from, to);
+                let archival = self
+                    .guard_context
+                    .as_ref()
+                    .and_then(|c| c.lock().unwrap_or_else(|e| e.into_inner()).last.take());
+                match (result, archival) {
+                    (Ok(_), archival) => AnswerBody::MoveChecked {
+                        from: from.to_string(),
+                        to: to.to_string(),
+                        archival,
+                    },
+                    (Err(_), Some(archival)) => AnswerBody::MoveChecked {
+                        from: from.to_string(),
+                        to: to.to_string(),
+                        archival: Some(archival),
+                    },
+                    (Err(e), None) => failed(e.to_string()),
+                }
+            }
+            Work::Move(from, to, _) => {
                 let (from, to) = (Endpoint::from(*from), Endpoint::from(*to));
                 let result = self.session.move_between(from, to);
                 self.metrics
@@ -462,6 +562,62 @@ impl Owner {
         self.publish();
         tracing::debug!("request finished");
         answer
+    }
+
+    /// Moves tapes the gateway put into I/E slots (retrieved or new) into the lowest free
+    /// storage slots, after reading the library again. Each tape comes back with its location:
+    /// `slot:N` when imported, its I/E slot or none when it could not be.
+    fn import(&mut self, barcodes: &[String]) -> AnswerBody {
+        if let Err(e) = self.refresh() {
+            return failed(format!("reading the library before the import failed: {e}"));
+        }
+        let mut tapes = Vec::new();
+        for barcode in barcodes {
+            let snap = match self.session.snapshot_for(Purpose::Read) {
+                Ok(s) => s,
+                Err(e) => return failed(e.to_string()),
+            };
+            let inv = &snap.inv;
+            let slot_of = |e: &scsi_changer::element::ElementStatus| inv.slot_number(e.address);
+            let found = inv
+                .import_export
+                .iter()
+                .find(|e| e.full && e.barcode() == Some(barcode.as_str()))
+                .and_then(slot_of);
+            let free = inv.storage.iter().find(|e| !e.full).and_then(slot_of);
+            let location = match (found, free) {
+                (Some(ie), Some(slot)) => {
+                    match self
+                        .session
+                        .move_between(Endpoint::Slot(ie), Endpoint::Slot(slot))
+                    {
+                        Ok(()) => {
+                            tracing::info!(barcode, from = ie.0, to = slot.0, "imported");
+                            Some(format!("slot:{slot}"))
+                        }
+                        Err(e) => {
+                            tracing::error!(barcode, from = ie.0, to = slot.0, cause = %e, "import failed");
+                            Some(format!("ie:{ie}"))
+                        }
+                    }
+                }
+                (Some(ie), None) => {
+                    tracing::warn!(barcode, "no storage slot is free to import the tape into");
+                    Some(format!("ie:{ie}"))
+                }
+                (None, _) => None,
+            };
+            tapes.push(changer_proto::TapeEntry {
+                barcode: barcode.clone(),
+                status: None,
+                location,
+                pool: None,
+                size_used_bytes: None,
+                size_bytes: None,
+                arn: None,
+            });
+        }
+        AnswerBody::Tapes { tapes }
     }
 
     /// A Changer Command, answered again from what was rendered when the exclusive cache has

@@ -13,8 +13,9 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::gateway::Link;
 use crate::metrics::{Metrics, RequestLabels};
-use crate::owner::{Claim, Job, Shared, Work, resolve};
+use crate::owner::{Claim, Job, MoveFlags, Peer, Shared, Work, resolve};
 
 /// Longest write of one answer: a client that stops reading cannot hold the daemon (or its
 /// shutdown) up. The drain itself has no deadline of its own: idle connections close at the
@@ -32,6 +33,8 @@ pub struct Route {
     pub shared: Arc<Shared>,
     /// The thread's queue.
     pub queue: mpsc::Sender<Job>,
+    /// The AWS Storage Gateway behind the library, when it is one.
+    pub gateway: Option<Arc<Link>>,
 }
 
 /// Finds the library a request names and hands it the work.
@@ -81,14 +84,17 @@ impl Router {
             .find(|r| r.shared.resolved.as_ref() == Some(&resolved))
     }
 
-    /// Answers one request.
-    pub async fn handle(&self, body: RequestBody) -> AnswerBody {
+    /// Answers one request from `peer`.
+    pub async fn handle(&self, body: RequestBody, peer: Option<Peer>) -> AnswerBody {
         let op = match &body {
             RequestBody::Bareos { .. } => "bareos",
             RequestBody::Status { .. } => "status",
             RequestBody::Move { .. } => "move",
             RequestBody::Inventory { .. } => "inventory",
             RequestBody::Libraries => "libraries",
+            RequestBody::Tapes { .. } => "tapes",
+            RequestBody::Retrieve { .. } => "retrieve",
+            RequestBody::CancelArchival { .. } => "cancel_archival",
         };
         self.metrics
             .requests
@@ -118,72 +124,158 @@ impl Router {
                 from,
                 to,
                 budget_ms,
+                dry_run,
+                force,
             } => (
                 library,
-                Work::Move(from, to),
+                Work::Move(from, to, MoveFlags { dry_run, force }),
                 Duration::from_millis(budget_ms),
             ),
+            RequestBody::Tapes { library } => {
+                return self.gateway(&library, GatewayOp::Tapes).await;
+            }
+            RequestBody::Retrieve { library, barcodes } => {
+                return self.gateway(&library, GatewayOp::Retrieve(barcodes)).await;
+            }
+            RequestBody::CancelArchival { library, barcode } => {
+                return self
+                    .gateway(&library, GatewayOp::CancelArchival(barcode))
+                    .await;
+            }
         };
-        let Some(route) = self.find(&library) else {
-            return AnswerBody::Error {
+        let route = match self.route(&library) {
+            Ok(r) => r,
+            Err(answer) => return *answer,
+        };
+        let status = matches!(work, Work::Status);
+        let mut answer = dispatch(&route.queue, &route.shared.serial, work, budget, peer).await;
+        if let (true, Some(link), AnswerBody::Status(s)) = (status, &route.gateway, &mut answer) {
+            s.gateway = Some(link.report());
+        }
+        answer
+    }
+
+    /// The route of a library, or the answer saying why there is none to use.
+    fn route(&self, library: &LibraryRef) -> Result<&Route, Box<AnswerBody>> {
+        let Some(route) = self.find(library) else {
+            return Err(Box::new(AnswerBody::Error {
                 kind: ErrorKind::NotOwned,
                 message: format!(
                     "changerd does not own {}{}",
                     library.device,
                     library
                         .serial
+                        .as_ref()
                         .map(|s| format!(" (serial {s})"))
                         .unwrap_or_default()
                 ),
-            };
+            }));
         };
         if self.stopping.is_cancelled() {
-            return shutting_down();
+            return Err(Box::new(shutting_down()));
         }
-        let (reply, mut answer) = oneshot::channel();
-        let deadline = Instant::now() + budget;
-        let claim = Arc::new(Claim::default());
-        let job = Job {
-            work,
-            deadline,
-            reply,
-            claim: Arc::clone(&claim),
+        Ok(route)
+    }
+
+    /// A gateway request: the library's contents from its thread, the rest from the API.
+    async fn gateway(&self, library: &LibraryRef, op: GatewayOp) -> AnswerBody {
+        let route = match self.route(library) {
+            Ok(r) => r,
+            Err(answer) => return *answer,
         };
-        match route.queue.try_send(job) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                return AnswerBody::Error {
-                    kind: ErrorKind::Busy,
-                    message: format!(
-                        "{QUEUE_DEPTH} requests are already waiting for library {}; nothing was done",
-                        route.shared.serial
-                    ),
-                };
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => return shutting_down(),
-        }
-        let ended = || AnswerBody::Error {
-            kind: ErrorKind::Failed,
-            message: "the library's thread ended before answering (see the daemon's log)".into(),
-        };
-        tokio::select! {
-            a = &mut answer => return a.unwrap_or_else(|_| ended()),
-            () = tokio::time::sleep_until(deadline.into()) => {}
-        }
-        // The budget is spent. A job still queued is given up (the thread will skip it); one
-        // that has started is waited for, whatever it takes.
-        if claim.abandon() {
+        let Some(link) = &route.gateway else {
             return AnswerBody::Error {
-                kind: ErrorKind::Busy,
+                kind: ErrorKind::Failed,
                 message: format!(
-                    "library {} was busy with other requests for the whole budget of this one \
-                     ({budget:?}); nothing was done",
+                    "library {} has no [library.gateway] table: it is not an AWS Storage Gateway library",
                     route.shared.serial
                 ),
             };
+        };
+        let status = match dispatch(
+            &route.queue,
+            &route.shared.serial,
+            Work::Status,
+            self.default_budget,
+            None,
+        )
+        .await
+        {
+            AnswerBody::Status(s) => s,
+            other => return other,
+        };
+        let result = match op {
+            GatewayOp::Tapes => link.tapes(&status).await.map_err(|e| e.to_string()),
+            GatewayOp::Retrieve(barcodes) => link.retrieve(&barcodes).await,
+            GatewayOp::CancelArchival(barcode) => link.cancel_archival(&barcode, &status).await,
+        };
+        match result {
+            Ok(tapes) => AnswerBody::Tapes { tapes },
+            Err(message) => AnswerBody::Error {
+                kind: ErrorKind::Failed,
+                message,
+            },
         }
-        answer.await.unwrap_or_else(|_| ended())
     }
+}
+
+/// The gateway requests.
+enum GatewayOp {
+    Tapes,
+    Retrieve(Vec<String>),
+    CancelArchival(String),
+}
+
+/// Queues `work` for a library's thread and waits for its answer within `budget`. A job still
+/// queued at the deadline is given up (the thread skips it); one that has started is waited
+/// for, whatever it takes: a move under way is never reported as not done.
+pub async fn dispatch(
+    queue: &mpsc::Sender<Job>,
+    serial: &str,
+    work: Work,
+    budget: Duration,
+    peer: Option<Peer>,
+) -> AnswerBody {
+    let (reply, mut answer) = oneshot::channel();
+    let deadline = Instant::now() + budget;
+    let claim = Arc::new(Claim::default());
+    let job = Job {
+        work,
+        deadline,
+        reply,
+        claim: Arc::clone(&claim),
+        peer,
+    };
+    match queue.try_send(job) {
+        Ok(()) => {}
+        Err(mpsc::error::TrySendError::Full(_)) => {
+            return AnswerBody::Error {
+                kind: ErrorKind::Busy,
+                message: format!(
+                    "{QUEUE_DEPTH} requests are already waiting for library {serial}; nothing was done"
+                ),
+            };
+        }
+        Err(mpsc::error::TrySendError::Closed(_)) => return shutting_down(),
+    }
+    let ended = || AnswerBody::Error {
+        kind: ErrorKind::Failed,
+        message: "the library's thread ended before answering (see the daemon's log)".into(),
+    };
+    tokio::select! {
+        a = &mut answer => return a.unwrap_or_else(|_| ended()),
+        () = tokio::time::sleep_until(deadline.into()) => {}
+    }
+    if claim.abandon() {
+        return AnswerBody::Error {
+            kind: ErrorKind::Busy,
+            message: format!(
+                "library {serial} was busy with other requests for the whole budget of this one \
+                 ({budget:?}); nothing was done"
+            ),
+        };
+    }
+    answer.await.unwrap_or_else(|_| ended())
 }
 
 fn shutting_down() -> AnswerBody {
@@ -209,10 +301,14 @@ pub async fn run(
                 Ok((stream, _)) => {
                     let router = Arc::clone(&router);
                     let stopping = stopping.clone();
+                    let peer = stream.peer_cred().ok().map(|c| Peer {
+                        uid: c.uid(),
+                        pid: c.pid(),
+                    });
                     tracker.spawn(async move {
                         router.metrics.clients.inc();
                         let (read, write) = stream.into_split();
-                        connection(read, write, &router, stopping).await;
+                        connection(read, write, &router, stopping, peer).await;
                         router.metrics.clients.dec();
                     });
                 }
@@ -246,6 +342,7 @@ pub async fn connection(
     mut write: impl AsyncWrite + Unpin,
     router: &Router,
     stopping: CancellationToken,
+    peer: Option<Peer>,
 ) {
     let mut reader = BufReader::new(read);
     loop {
@@ -287,7 +384,7 @@ pub async fn connection(
                 return;
             }
         };
-        let answer = Answer::new(router.handle(request.body).await);
+        let answer = Answer::new(router.handle(request.body, peer).await);
         if let Err(e) = send(&mut write, &answer).await {
             tracing::info!(cause = %e, "the client left before its answer was written; the work was done and is in the log (moves: in the journal)");
             return;

@@ -110,6 +110,8 @@ fn kills_at_random_instants_lose_nothing_and_the_journal_agrees() {
                     from,
                     to,
                     budget_ms: 30_000,
+                    dry_run: false,
+                    force: false,
                 },
                 std::time::Instant::now() + Duration::from_secs(30),
             )

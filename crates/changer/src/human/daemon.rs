@@ -2,7 +2,9 @@
 
 use std::time::Instant;
 
-use changer_proto::{AnswerBody, ErrorKind, LibraryRef, LibraryStatus, Place, RequestBody};
+use changer_proto::{
+    AnswerBody, Archival, ErrorKind, LibraryRef, LibraryStatus, Place, RequestBody, TapeEntry,
+};
 
 use crate::client::{self, ClientError};
 use crate::config::Config;
@@ -46,25 +48,69 @@ pub fn status(
     }
 }
 
-/// `changer move` through the daemon: `Some((from, to))` in words when it moved.
+/// What the daemon did with a `changer move`.
+#[derive(Debug)]
+pub enum MoveOutcome {
+    /// It moved: from and to in words.
+    Moved(String, String),
+    /// A dry run: from and to in words, and the archival the move would start.
+    Checked(String, String, Option<Archival>),
+}
+
+/// How `changer move` asks.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MoveFlags {
+    /// Check only.
+    pub dry_run: bool,
+    /// Export to an unhealthy gateway.
+    pub force: bool,
+}
+
+/// `changer move` through the daemon; `None` when it should be done directly.
 pub fn move_cartridge(
     config: &Config,
     library: LibraryRef,
-    from: Place,
-    to: Place,
+    (from, to): (Place, Place),
+    flags: MoveFlags,
     deadline: Instant,
-) -> anyhow::Result<Option<(String, String)>> {
+) -> anyhow::Result<Option<MoveOutcome>> {
     let budget_ms = client::budget_ms(deadline);
     let body = RequestBody::Move {
         library,
         from,
         to,
         budget_ms,
+        dry_run: flags.dry_run,
+        force: flags.force,
     };
     match ask(config, body, deadline)? {
-        Some(AnswerBody::Moved { from, to }) => Ok(Some((from, to))),
+        Some(AnswerBody::Moved { from, to }) => Ok(Some(MoveOutcome::Moved(from, to))),
+        Some(AnswerBody::MoveChecked { from, to, archival }) => {
+            Ok(Some(MoveOutcome::Checked(from, to, archival)))
+        }
         Some(other) => anyhow::bail!("changerd answered a move request with {other:?}"),
         None => Ok(None),
+    }
+}
+
+/// A gateway request (`tapes`, `retrieve`, `cancel-archival`): only the daemon talks to AWS.
+pub fn tapes(
+    config: &Config,
+    body: RequestBody,
+    deadline: Instant,
+) -> anyhow::Result<Vec<TapeEntry>> {
+    let what = match &body {
+        RequestBody::Retrieve { .. } => "retrieve",
+        RequestBody::CancelArchival { .. } => "cancel-archival",
+        _ => "tapes",
+    };
+    match ask(config, body, deadline)? {
+        Some(AnswerBody::Tapes { tapes }) => Ok(tapes),
+        Some(other) => anyhow::bail!("changerd answered a {what} request with {other:?}"),
+        None => anyhow::bail!(
+            "changer {what} needs changerd, which talks to the AWS Storage Gateway: \
+             start changerd with this library and its [library.gateway] table configured"
+        ),
     }
 }
 

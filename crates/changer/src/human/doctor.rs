@@ -232,6 +232,13 @@ pub fn check(config: &Config, roots: &Roots, device: &str, bareos: Option<&Path>
     if let Some(path) = bareos {
         check_bareos(path, &lib.name, &drive_devices, config, &mut out);
     }
+    let serial = lib.serial().ok();
+    if let Some(gateway) = config
+        .library(device, serial.as_deref())
+        .and_then(|l| l.gateway.as_ref())
+    {
+        out.push(check_gateway(config, device, serial, gateway));
+    }
     if let Ok(modules) = std::fs::read_to_string("/proc/modules")
         && modules.lines().any(|l| l.starts_with("ch "))
     {
@@ -241,6 +248,61 @@ pub fn check(config: &Config, roots: &Roots, device: &str, bareos: Option<&Path>
         }
     }
     out
+}
+
+/// The AWS gateway's health as the daemon sees it (only the daemon talks to AWS).
+fn check_gateway(
+    config: &Config,
+    device: &str,
+    serial: Option<String>,
+    gateway: &crate::gateway::GatewayConfig,
+) -> Finding {
+    let library = changer_proto::LibraryRef {
+        device: device.to_owned(),
+        serial,
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let status = match super::daemon::status(config, library, deadline) {
+        Ok(Some(s)) => s,
+        Ok(None) | Err(_) => {
+            return finding(
+                "aws gateway",
+                Verdict::Warn,
+                "changerd does not serve this library: exports are refused (direct mode) and nothing follows archivals, retrievals or new tapes; start changerd",
+            );
+        }
+    };
+    let Some(health) = status.gateway else {
+        return finding(
+            "aws gateway",
+            Verdict::Warn,
+            "changerd serves this library without its [library.gateway] table: restart it with this configuration",
+        );
+    };
+    let line = super::status::gateway_line(&health);
+    let line = line.lines().next().unwrap_or("").to_owned();
+    let verdict = match (
+        health.connected,
+        health.state.as_deref(),
+        health.cache_dirty_percent,
+        health.upload_buffer_used_percent,
+    ) {
+        (false, ..) => Verdict::Fail,
+        (true, Some("RUNNING" | "STATE_RUNNING"), dirty, upload)
+            if dirty.unwrap_or(0.0) <= gateway.max_cache_dirty_percent
+                && upload.unwrap_or(0.0) <= gateway.max_upload_buffer_percent =>
+        {
+            Verdict::Ok
+        }
+        _ => Verdict::Warn,
+    };
+    let detail = match verdict {
+        Verdict::Ok => line,
+        _ => format!(
+            "{line}: exports are refused until this clears (changer move --force overrides)"
+        ),
+    };
+    finding("aws gateway", verdict, detail)
 }
 
 fn check_iscsi(roots: &Roots, sg: &Path, out: &mut Vec<Finding>) {

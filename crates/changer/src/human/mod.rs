@@ -5,6 +5,7 @@ pub mod discover;
 pub mod doctor;
 pub mod moves;
 pub mod status;
+pub mod tapes;
 
 use scsi_changer::discovery::{self, Roots};
 
@@ -43,6 +44,9 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         HumanCommand::Status(a) => status::run(&config, &roots, a),
         HumanCommand::Inventory(a) => moves::inventory(&config, &roots, a),
         HumanCommand::Move(a) => moves::run(&config, &roots, a),
+        HumanCommand::Tapes(a) => tapes::list(&config, &roots, a),
+        HumanCommand::Retrieve(a) => tapes::retrieve(&config, &roots, a),
+        HumanCommand::CancelArchival(a) => tapes::cancel_archival(&config, &roots, a),
         HumanCommand::Discover(a) => discover::run(&roots, a),
         HumanCommand::Doctor(a) => doctor::run(&config, &roots, a),
     }

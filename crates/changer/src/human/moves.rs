@@ -4,6 +4,9 @@ use std::time::{Duration, Instant};
 
 use scsi_changer::discovery::Roots;
 
+use changer_proto::Archival;
+
+use super::daemon::{MoveFlags, MoveOutcome};
 use crate::cli::{DeviceArgs, MoveArgs};
 use crate::config::Config;
 use crate::library::Library;
@@ -29,6 +32,7 @@ fn session_of(
             stop,
             cache: None,
             journal: None,
+            export_guard: crate::gateway::direct_guard(config, device, Some(&serial)),
         },
         serial,
     ))
@@ -48,11 +52,20 @@ pub fn run(config: &Config, roots: &Roots, args: MoveArgs) -> anyhow::Result<i32
         serial,
     };
     let deadline = Instant::now() + Duration::from_secs(config.max_changer_wait);
-    if let Some((from, to)) =
-        super::daemon::move_cartridge(config, library, from.into(), to.into(), deadline)?
+    let flags = MoveFlags {
+        dry_run: args.dry_run,
+        force: args.force,
+    };
+    match super::daemon::move_cartridge(config, library, (from.into(), to.into()), flags, deadline)?
     {
-        report(&from, &to, args.json);
-        return Ok(0);
+        Some(MoveOutcome::Moved(from, to)) => {
+            report(&from, &to, args.json);
+            return Ok(0);
+        }
+        Some(MoveOutcome::Checked(from, to, archival)) => {
+            return Ok(report_dry_run(&from, &to, archival.as_ref(), args.json));
+        }
+        None => {}
     }
     let (mut s, serial) = session_of(config, opened?, &args.device, stop)?;
     let stop = s.stop.clone();
@@ -63,9 +76,81 @@ pub fn run(config: &Config, roots: &Roots, args: MoveArgs) -> anyhow::Result<i32
         s.deadline,
         &|| stop.requested(),
     )?;
+    if args.dry_run {
+        return Ok(match s.check_move(from, to) {
+            Ok(_) => report_dry_run(&from.to_string(), &to.to_string(), None, args.json),
+            Err(e) => {
+                let refused = Archival {
+                    barcode: None,
+                    status: None,
+                    size_used_bytes: None,
+                    pool: None,
+                    allowed: false,
+                    reason: e.to_string(),
+                };
+                report_dry_run(
+                    &from.to_string(),
+                    &to.to_string(),
+                    Some(&refused),
+                    args.json,
+                )
+            }
+        });
+    }
     s.move_between(from, to)?;
     report(&from.to_string(), &to.to_string(), args.json);
     Ok(0)
+}
+
+/// Prints a dry run; the exit status is 1 when the move would be refused.
+fn report_dry_run(from: &str, to: &str, archival: Option<&Archival>, json: bool) -> i32 {
+    let allowed = archival.is_none_or(|a| a.allowed);
+    if json {
+        let v = serde_json::json!({"type": "dry_run", "version": 1,
+            "data": {"from": from, "to": to, "allowed": allowed, "archival": archival}});
+        crate::say!("{v}");
+    } else {
+        match archival {
+            None => crate::say!("dry run: {from} -> {to} is possible; nothing was moved"),
+            Some(a) if a.barcode.is_none() && a.status.is_none() && !a.allowed => {
+                crate::say!("dry run: {from} -> {to} would be refused: {}", a.reason)
+            }
+            Some(a) => {
+                let used = a
+                    .size_used_bytes
+                    .map_or("size used unknown".to_owned(), |b| {
+                        format!("{} used", bytes(b))
+                    });
+                crate::say!(
+                    "dry run: {from} -> {to} would archive {} ({}, {used}, pool {}): {} — {}",
+                    a.barcode
+                        .as_deref()
+                        .unwrap_or("a cartridge without barcode"),
+                    a.status.as_deref().unwrap_or("status unknown"),
+                    a.pool.as_deref().unwrap_or("unknown"),
+                    if a.allowed { "allowed" } else { "refused" },
+                    a.reason
+                )
+            }
+        }
+    }
+    if allowed { 0 } else { 1 }
+}
+
+/// Bytes for people: "1.5 GiB".
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
 }
 
 fn report(from: &str, to: &str, json: bool) {

@@ -39,6 +39,7 @@ pub fn collect(
         stop: crate::signals::Stop::none(),
         cache: None,
         journal: None,
+        export_guard: None,
     };
     let inquiry = session.lib.changer.inquiry()?;
     Ok(from_session(
@@ -134,6 +135,7 @@ pub fn from_session(
                 .age()
                 .map(|a| u64::try_from(a.as_millis()).unwrap_or(u64::MAX)),
         }),
+        gateway: None,
     };
     Ok((status, snap))
 }
@@ -211,6 +213,9 @@ pub fn table(s: &Status) -> String {
             ),
         );
     }
+    if let Some(g) = &s.gateway {
+        out.insert_str(out.len() - 1, &gateway_line(g));
+    }
     out.push_str(&format!(
         "{:<6} {:<8} {:<6} {:<12} {:<14} {:<12} {}\n",
         "DRIVE", "ADDRESS", "STATE", "BARCODE", "HOME SLOT", "SERIAL", "DEVICE"
@@ -256,4 +261,34 @@ pub fn table(s: &Status) -> String {
         ));
     }
     out
+}
+
+/// The gateway's health in one line (and the tapes being followed), for `status`.
+pub fn gateway_line(g: &changer_proto::GatewayHealth) -> String {
+    let pct = |p: Option<f64>| p.map_or("?".to_owned(), |p| format!("{p:.1} %"));
+    let mut line = match (&g.state, g.connected) {
+        (Some(state), true) => format!(
+            "AWS gateway {}: {state}, connected, cache dirty {}, upload buffer {}",
+            g.gateway_arn,
+            pct(g.cache_dirty_percent),
+            pct(g.upload_buffer_used_percent)
+        ),
+        _ => format!(
+            "AWS gateway {}: not reachable ({})",
+            g.gateway_arn,
+            g.error.as_deref().unwrap_or("not checked yet")
+        ),
+    };
+    if let Some(ms) = g.checked_ms_ago {
+        line.push_str(&format!(" (checked {:.1} s ago)", ms as f64 / 1000.0));
+    }
+    line.push('\n');
+    for t in &g.following {
+        line.push_str(&format!(
+            "  following {}: {}\n",
+            t.barcode,
+            t.status.as_deref().unwrap_or("unknown")
+        ));
+    }
+    line
 }

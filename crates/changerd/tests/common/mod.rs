@@ -57,6 +57,8 @@ pub struct Daemon {
     pub config: PathBuf,
     pub socket: PathBuf,
     pub log: PathBuf,
+    /// Extra environment for the daemon (AWS settings of the gateway tests).
+    pub env: Vec<(String, String)>,
     child: Option<Child>,
 }
 
@@ -86,6 +88,7 @@ impl Daemon {
             config,
             socket,
             log,
+            env: Vec::new(),
             child: None,
         }
     }
@@ -105,6 +108,7 @@ impl Daemon {
         let child = Command::new(env!("CARGO_BIN_EXE_changerd"))
             .arg("--config")
             .arg(&self.config)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .env("CHANGER_LOG", "info")
             .env_remove("CHANGER_SOCKET")
             .env_remove("NOTIFY_SOCKET")
@@ -342,4 +346,155 @@ pub fn scsi_commands(metrics: &str, opcode: &str) -> f64 {
         "changer_scsi_command_duration_seconds_count",
         &[&format!("opcode=\"{opcode}")],
     )
+}
+
+/// The environment every AWS client in the tests gets (contract C7): static dummy credentials,
+/// no instance-metadata lookups, no profile files of the machine's user.
+pub fn aws_test_env(dir: &Path) -> Vec<(String, String)> {
+    [
+        ("AWS_ACCESS_KEY_ID", "AKIDTEST".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", "test-secret".to_owned()),
+        ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
+        ("AWS_REGION", "us-east-1".to_owned()),
+        (
+            "AWS_CONFIG_FILE",
+            dir.join("no-aws-config").display().to_string(),
+        ),
+        (
+            "AWS_SHARED_CREDENTIALS_FILE",
+            dir.join("no-aws-credentials").display().to_string(),
+        ),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
+}
+
+/// The project's Storage Gateway emulator (the `sgw-emulator` binary built beside `changerd`),
+/// on 127.0.0.1 and an ephemeral port.
+pub struct Emulator {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub endpoint: String,
+    port: u16,
+    /// Its log.
+    pub log: PathBuf,
+}
+
+/// The emulated gateway's ARN (the emulator's default).
+pub const GATEWAY_ARN: &str = "arn:aws:storagegateway:us-east-1:111122223333:gateway/sgw-12A3456B";
+
+impl Emulator {
+    /// Starts `sgw-emulator ARGS…` and waits until it listens.
+    pub fn start(dir: &Path, args: &[&str]) -> Emulator {
+        let binary = Path::new(env!("CARGO_BIN_EXE_changerd")).with_file_name("sgw-emulator");
+        assert!(
+            binary.exists(),
+            "{} is missing: run the tests with `cargo test --workspace`",
+            binary.display()
+        );
+        let port_file = dir.join(format!("emulator-{}.port", std::process::id()));
+        let _ = std::fs::remove_file(&port_file);
+        let log = dir.join("emulator.log");
+        let child = Command::new(binary)
+            .arg("--port-file")
+            .arg(&port_file)
+            .args(args)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let until = Instant::now() + Duration::from_secs(30);
+        let port = loop {
+            if let Ok(text) = std::fs::read_to_string(&port_file)
+                && text.ends_with('\n')
+            {
+                break text.trim().parse::<u16>().unwrap();
+            }
+            assert!(
+                Instant::now() < until,
+                "sgw-emulator did not start: {}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        Emulator {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+            port,
+            log,
+        }
+    }
+
+    /// A raw awsJson1_1 call (`target` like `SgwEmulator.SetFaults`): status and JSON body.
+    pub fn call(&self, target: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+        use std::io::Read;
+        let body = body.to_string();
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        write!(
+            s,
+            "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-amz-json-1.1\r\nX-Amz-Target: {target}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut text = String::new();
+        s.read_to_string(&mut text).unwrap();
+        let (head, rest) = text.split_once("\r\n\r\n").expect("an HTTP answer");
+        let status = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        // A chunked answer: take the JSON between the first `{` and the last `}`.
+        let json = match (rest.find('{'), rest.rfind('}')) {
+            (Some(a), Some(b)) => &rest[a..=b],
+            _ => "null",
+        };
+        (
+            status,
+            serde_json::from_str(json).unwrap_or(serde_json::Value::Null),
+        )
+    }
+
+    /// A control operation (`SetFaults`, `Eject`, `Calls`, `State`).
+    pub fn control(&self, op: &str, body: serde_json::Value) -> serde_json::Value {
+        let (status, json) = self.call(&format!("SgwEmulator.{op}"), body);
+        assert_eq!(status, 200, "SgwEmulator.{op}: {json}");
+        json
+    }
+
+    /// AWS operations answered so far, per operation.
+    pub fn calls(&self) -> std::collections::BTreeMap<String, u64> {
+        let json = self.control("Calls", serde_json::json!({}));
+        json["Calls"]
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0)))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls `f` every 50 ms until it returns `Some`, for at most `secs` seconds.
+pub fn eventually<T>(secs: u64, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let until = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < until, "not within {secs} s: {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
