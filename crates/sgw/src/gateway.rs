@@ -314,6 +314,45 @@ mod tests {
         assert_eq!(Outcome::Throttled.as_str(), "throttled");
     }
 
+    fn assert_send<T: Send>(_: &T) {}
+
+    /// The daemon spawns these on a multi-threaded runtime: every future must be Send.
+    #[tokio::test]
+    async fn every_operation_can_be_spawned() {
+        let gateway = offline_gateway(Some(Arc::new(Recorder::default()))).await;
+        let arns = vec!["arn".to_owned()];
+        let spec = crate::NewTapes {
+            prefix: "AB".into(),
+            size_bytes: 1,
+            count: 1,
+            pool_id: None,
+            client_token: "token".into(),
+        };
+        assert_send(&gateway.health());
+        assert_send(&gateway.describe_tapes(&arns));
+        assert_send(&gateway.list_tapes(&arns));
+        assert_send(&gateway.describe_tape_archives(&arns));
+        assert_send(&gateway.vtl_devices());
+        assert_send(&gateway.retrieve_tape_archive("arn"));
+        assert_send(&gateway.cancel_archival("arn"));
+        assert_send(&gateway.cancel_retrieval("arn"));
+        assert_send(&gateway.create_tapes(&spec));
+        assert_send(&gateway.create_tape_with_barcode("AB00001", 1, None));
+        assert_send(&gateway.delete_tape("arn"));
+        assert_send(&gateway.delete_tape_archive("arn"));
+        assert_send(&Gateway::connect(
+            &GatewaySettings {
+                gateway_arn: String::new(),
+                region: String::new(),
+                endpoint_url: None,
+            },
+            None,
+        ));
+        fn sync_and_send<T: Send + Sync + Clone + 'static>() {}
+        sync_and_send::<Gateway>();
+        sync_and_send::<Error>();
+    }
+
     #[tokio::test]
     async fn bad_settings_are_refused_before_anything() {
         let settings = GatewaySettings {
