@@ -472,3 +472,41 @@ fn api_calls_per_operation_are_the_documented_ones() {
     assert_eq!(retrieve.get("DescribeTapeArchives"), Some(&1));
     assert_eq!(retrieve.get("RetrieveTapeArchive"), Some(&1));
 }
+
+/// While nothing changes, the daemon polls only as configured: the three health calls every
+/// `health_interval`, one DescribeTapes (per 100 tapes) every `tapes_interval`, nothing else.
+#[test]
+fn steady_state_polling_follows_the_configured_intervals() {
+    let s = site_polling(
+        SMALL_GATEWAY,
+        &[],
+        "health_interval = 0.5\ntapes_interval = 1.5\n",
+        "[library.export]\npolicy = \"allow\"\n",
+    );
+    let e = &s.emulator;
+    eventually(10, "the start-up polls", || {
+        e.calls().contains_key("DescribeTapes").then_some(())
+    });
+    e.control("Calls", json!({"Reset": true}));
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let calls = e.calls();
+    println!("3 s idle, health_interval 0.5 s, tapes_interval 1.5 s: {calls:?}");
+    for op in [
+        "DescribeGatewayInformation",
+        "DescribeCache",
+        "DescribeUploadBuffer",
+    ] {
+        let n = calls.get(op).copied().unwrap_or(0);
+        assert!((2..=7).contains(&n), "{op}: {n} in 3 s ({calls:?})");
+    }
+    let tapes = calls.get("DescribeTapes").copied().unwrap_or(0);
+    assert!(
+        (1..=3).contains(&tapes),
+        "DescribeTapes: {tapes} ({calls:?})"
+    );
+    assert_eq!(
+        calls.len(),
+        4,
+        "no other call while nothing changes: {calls:?}"
+    );
+}

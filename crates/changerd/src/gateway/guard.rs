@@ -199,10 +199,12 @@ impl ExportGuard for Guard {
             Ok(a) => (a, Ok(())),
             Err(a) => {
                 let tape = export.barcode.as_deref().unwrap_or("the cartridge");
+                // One line: Bareos shows the first line of what a Changer Command prints.
                 let line = format!(
                     "export of {tape} to slot {} refused: {} (library {})",
                     export.to, a.reason, self.link.serial
-                );
+                )
+                .replace(['\n', '\r'], " ");
                 tracing::warn!(
                     barcode = tape,
                     from = %export.from,
