@@ -371,6 +371,13 @@ fn throttling_and_a_disconnected_gateway_give_clear_errors_and_the_daemon_goes_o
         Some(text(&out)).filter(|t| t.contains("not reachable"))
     });
     assert!(shown.contains(GATEWAY_ARN), "{shown}");
+    let doctor = d.changer().args(["doctor", &d.device()]).output().unwrap();
+    let said = text(&doctor);
+    assert!(
+        said.contains("aws gateway") && said.contains("not reachable"),
+        "{said}"
+    );
+    assert_eq!(doctor.status.code(), Some(1), "a failed check: {said}");
     // Tape moves that are not exports go on meanwhile.
     let out = d.run(&["load", "1", "/dev/nst0", "0"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
@@ -399,10 +406,12 @@ fn api_calls_per_operation_are_the_documented_ones() {
     );
     let d = &s.daemon;
     let e = &s.emulator;
-    // Start-up: one health check and one read of the tape list.
+    // Start-up: one health check, one read of the tape list and one of the shelf (for
+    // retrievals under way).
     let start = eventually(10, "the start-up polls", || {
         let c = e.calls();
-        (c.contains_key("DescribeTapes") && c.contains_key("DescribeUploadBuffer")).then_some(c)
+        (c.contains_key("DescribeTapeArchives") && c.contains_key("DescribeUploadBuffer"))
+            .then_some(c)
     });
     let mut before = start.clone();
     let mut measure = |what: &str, run: &mut dyn FnMut()| {
@@ -485,7 +494,7 @@ fn steady_state_polling_follows_the_configured_intervals() {
     );
     let e = &s.emulator;
     eventually(10, "the start-up polls", || {
-        e.calls().contains_key("DescribeTapes").then_some(())
+        e.calls().contains_key("DescribeTapeArchives").then_some(())
     });
     e.control("Calls", json!({"Reset": true}));
     std::thread::sleep(std::time::Duration::from_secs(3));
@@ -509,4 +518,32 @@ fn steady_state_polling_follows_the_configured_intervals() {
         4,
         "no other call while nothing changes: {calls:?}"
     );
+}
+
+/// A daemon stopped while a tape is being retrieved picks the retrieval up when it starts
+/// again, and still imports the tape.
+#[test]
+fn a_retrieval_under_way_survives_a_daemon_restart() {
+    let mut s = site(
+        SMALL_GATEWAY,
+        &["--tape", "OLD00002=ARCHIVED", "--retrieving-ms", "8000"],
+        "[library.export]\npolicy = \"deny\"\n",
+    );
+    let out = s
+        .daemon
+        .changer()
+        .args(["retrieve", &s.daemon.device(), "OLD00002"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(s.daemon.terminate().success());
+    s.daemon.start();
+    let d = &s.daemon;
+    let (status, location) = eventually(30, "OLD00002 imported after the restart", || {
+        status_of(d, "OLD00002")
+            .filter(|(_, l)| l.as_deref().is_some_and(|l| l.starts_with("slot:")))
+    });
+    assert_eq!(status, "RETRIEVED");
+    assert_eq!(location.as_deref(), Some("slot:6"));
+    assert!(d.log_text().contains("following the tape"));
 }

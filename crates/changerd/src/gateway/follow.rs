@@ -41,6 +41,8 @@ pub struct Follower {
     stopping: CancellationToken,
     health_due: Instant,
     tapes_due: Instant,
+    /// Retrievals to this gateway under way when the daemon started have been looked for.
+    resumed_retrievals: bool,
 }
 
 impl Follower {
@@ -59,6 +61,7 @@ impl Follower {
             stopping,
             health_due: now,
             tapes_due: now,
+            resumed_retrievals: false,
         }
     }
 
@@ -171,6 +174,27 @@ impl Follower {
                 };
                 if !state.following.contains_key(&t.arn) {
                     resumed.push((t.arn.clone(), t.barcode.clone(), t.status.clone(), purpose));
+                }
+            }
+        }
+        if !self.resumed_retrievals {
+            // A retrieval is on the shelf's side until RETRIEVED: it is found there, by the
+            // gateway it goes to.
+            match self.link.gateway.describe_tape_archives(&[]).await {
+                Ok(archives) => {
+                    self.resumed_retrievals = true;
+                    let following = self.link.state().following.clone();
+                    for a in archives {
+                        if a.status == TapeStatus::Retrieving
+                            && a.retrieved_to.as_deref() == Some(self.link.gateway.arn())
+                            && !following.contains_key(&a.arn)
+                        {
+                            resumed.push((a.arn, a.barcode, a.status, Purpose::Retrieve));
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(serial = %self.link.serial, cause = %e, "cannot look for retrievals under way; trying again at the next read");
                 }
             }
         }
