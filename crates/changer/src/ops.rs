@@ -710,7 +710,8 @@ impl Session {
 
     /// `transfer`: slot → slot (storage or import/export).
     pub fn transfer(&mut self, from: SlotNumber, to: SlotNumber) -> Result<(), OpError> {
-        self.checked_move(Endpoint::Slot(from), Endpoint::Slot(to))
+        self.checked_move(Endpoint::Slot(from), Endpoint::Slot(to), false)
+            .map(|_| ())
     }
 
     /// MOVE MEDIUM, shielded from SIGTERM: a move once sent is allowed to finish and its result
@@ -880,8 +881,15 @@ impl std::fmt::Display for Endpoint {
 }
 
 impl Session {
-    /// Checks that the source is full and the destination empty, then moves.
-    fn checked_move(&mut self, from: Endpoint, to: Endpoint) -> Result<(), OpError> {
+    /// Checks that the source is full and the destination empty and asks the export guard,
+    /// then moves unless `dry_run`. `Some(export)`: the move is (or would be) an export the
+    /// guard allows.
+    fn checked_move(
+        &mut self,
+        from: Endpoint,
+        to: Endpoint,
+        dry_run: bool,
+    ) -> Result<Option<Export>, OpError> {
         let snap = self.snapshot()?;
         let source = snap.endpoint(from)?;
         let destination = snap.endpoint(to)?;
@@ -891,16 +899,19 @@ impl Session {
         if destination.full {
             return Err(snap.destination_full(destination.address));
         }
-        let barcode = source.barcode().unwrap_or("").to_owned();
         let export = self.export_check(&snap, source, destination)?;
+        if dry_run {
+            return Ok(export);
+        }
+        let barcode = source.barcode().unwrap_or("").to_owned();
         self.exporting_move(
             &snap,
-            export,
+            export.clone(),
             (source.element_type, source.address),
             (destination.element_type, destination.address),
         )?;
         tracing::info!(%from, %to, barcode, "moved");
-        Ok(())
+        Ok(export)
     }
 
     /// Asks the export guard about a move into an import/export slot; `Some` when it allowed
@@ -950,32 +961,25 @@ impl Session {
     /// A dry run of [`Session::move_between`]: checks both ends and asks the export guard,
     /// moves nothing. `Some(export)` when the move would be an export the guard allows.
     pub fn check_move(&mut self, from: Endpoint, to: Endpoint) -> Result<Option<Export>, OpError> {
-        if from == to {
-            return Err(OpError::Refused(format!(
-                "{from} is both source and destination"
-            )));
-        }
-        let snap = self.snapshot()?;
-        let source = snap.endpoint(from)?;
-        let destination = snap.endpoint(to)?;
-        if !source.full {
-            return Err(snap.source_empty(source.address));
-        }
-        if destination.full {
-            return Err(snap.destination_full(destination.address));
-        }
-        self.export_check(&snap, source, destination)
+        not_in_place(from, to)?;
+        self.checked_move(from, to, true)
     }
 
     /// Moves a cartridge between any two slots or drives, checking both ends first.
     pub fn move_between(&mut self, from: Endpoint, to: Endpoint) -> Result<(), OpError> {
-        if from == to {
-            return Err(OpError::Refused(format!(
-                "{from} is both source and destination"
-            )));
-        }
-        self.checked_move(from, to)
+        not_in_place(from, to)?;
+        self.checked_move(from, to, false).map(|_| ())
     }
+}
+
+/// A human move names two different places.
+fn not_in_place(from: Endpoint, to: Endpoint) -> Result<(), OpError> {
+    if from == to {
+        return Err(OpError::Refused(format!(
+            "{from} is both source and destination"
+        )));
+    }
+    Ok(())
 }
 
 impl Snapshot {

@@ -80,11 +80,7 @@ fn text(o: &Output) -> String {
 
 /// `changer tapes --json`, by barcode.
 fn tapes(d: &Daemon) -> serde_json::Map<String, serde_json::Value> {
-    let out = d
-        .changer()
-        .args(["tapes", &d.device(), "--json"])
-        .output()
-        .unwrap();
+    let out = human(d, &["tapes", "--json"]);
     assert!(out.status.success(), "changer tapes: {}", text(&out));
     let all: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
     all.into_iter()
@@ -99,6 +95,17 @@ fn status_of(d: &Daemon, barcode: &str) -> Option<(String, Option<String>)> {
             t["location"].as_str().map(str::to_owned),
         )
     })
+}
+
+/// `changer CMD DEVICE ARGS…`, a human command on the site's library.
+fn human(d: &Daemon, args: &[&str]) -> Output {
+    let (command, rest) = args.split_first().expect("a command");
+    d.changer()
+        .arg(command)
+        .arg(d.device())
+        .args(rest)
+        .output()
+        .unwrap()
 }
 
 fn hooks(d: &Daemon) -> String {
@@ -178,11 +185,7 @@ fn an_unhealthy_gateway_refuses_exports_unless_forced() {
     assert!(text(&out).contains("dirty"), "{}", text(&out));
     assert_eq!(d.text(), before);
     // The operator may insist (the policy still applies).
-    let out = d
-        .changer()
-        .args(["move", &d.device(), "2", "10", "--force"])
-        .output()
-        .unwrap();
+    let out = human(d, &["move", "2", "10", "--force"]);
     assert!(out.status.success(), "{}", text(&out));
     s.emulator.control(
         "SetFaults",
@@ -206,11 +209,7 @@ fn a_dry_run_shows_the_archival_and_moves_nothing() {
     let s = site(SMALL_GATEWAY, &[], "[library.export]\npolicy = \"allow\"\n");
     let d = &s.daemon;
     let before = d.text();
-    let out = d
-        .changer()
-        .args(["move", &d.device(), "1", "9", "--dry-run"])
-        .output()
-        .unwrap();
+    let out = human(d, &["move", "1", "9", "--dry-run"]);
     assert!(out.status.success(), "{}", text(&out));
     let said = text(&out);
     assert!(
@@ -218,11 +217,7 @@ fn a_dry_run_shows_the_archival_and_moves_nothing() {
         "{said}"
     );
     assert_eq!(d.text(), before);
-    let out = d
-        .changer()
-        .args(["move", &d.device(), "1", "6", "--dry-run"])
-        .output()
-        .unwrap();
+    let out = human(d, &["move", "1", "6", "--dry-run"]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("is possible"), "{}", text(&out));
 }
@@ -254,11 +249,7 @@ fn retrieval_imports_the_tape_read_only_and_runs_the_hook() {
         status_of(d, "OLD00001"),
         Some(("ARCHIVED".into(), Some("shelf".into())))
     );
-    let out = d
-        .changer()
-        .args(["retrieve", &d.device(), "OLD00001", "--wait", "30"])
-        .output()
-        .unwrap();
+    let out = human(d, &["retrieve", "OLD00001", "--wait", "30"]);
     assert!(out.status.success(), "{}", text(&out));
     let (status, location) = status_of(d, "OLD00001").unwrap();
     assert_eq!(status, "RETRIEVED", "read-only");
@@ -326,21 +317,13 @@ fn cancel_archival_while_in_transit_keeps_the_tape() {
     eventually(10, "AMZN0002 IN TRANSIT TO VTS", || {
         status_of(d, "AMZN0002").filter(|(s, _)| s == "IN TRANSIT TO VTS")
     });
-    let out = d
-        .changer()
-        .args(["cancel-archival", &d.device(), "AMZN0002"])
-        .output()
-        .unwrap();
+    let out = human(d, &["cancel-archival", "AMZN0002"]);
     assert!(out.status.success(), "{}", text(&out));
     let (status, location) = status_of(d, "AMZN0002").unwrap();
     assert_eq!(status, "AVAILABLE");
     assert_eq!(location.as_deref(), Some("ie:9"));
     // Too late once it is available again: a clear refusal.
-    let out = d
-        .changer()
-        .args(["cancel-archival", &d.device(), "AMZN0002"])
-        .output()
-        .unwrap();
+    let out = human(d, &["cancel-archival", "AMZN0002"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out).contains("IN TRANSIT TO VTS"), "{}", text(&out));
 }
@@ -350,7 +333,7 @@ fn throttling_and_a_disconnected_gateway_give_clear_errors_and_the_daemon_goes_o
     let s = site(SMALL_GATEWAY, &[], "[library.export]\npolicy = \"allow\"\n");
     let d = &s.daemon;
     s.emulator.control("SetFaults", json!({"Throttle": 100}));
-    let out = d.changer().args(["tapes", &d.device()]).output().unwrap();
+    let out = human(d, &["tapes"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
         text(&out).to_lowercase().contains("throttl"),
@@ -363,15 +346,15 @@ fn throttling_and_a_disconnected_gateway_give_clear_errors_and_the_daemon_goes_o
     assert!(status_of(d, "AMZN0001").is_some());
     s.emulator
         .control("SetFaults", json!({"Disconnected": true}));
-    let out = d.changer().args(["tapes", &d.device()]).output().unwrap();
+    let out = human(d, &["tapes"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out).contains("not connected"), "{}", text(&out));
     let shown = eventually(10, "status shows the gateway unreachable", || {
-        let out = d.changer().args(["status", &d.device()]).output().unwrap();
+        let out = human(d, &["status"]);
         Some(text(&out)).filter(|t| t.contains("not reachable"))
     });
     assert!(shown.contains(GATEWAY_ARN), "{shown}");
-    let doctor = d.changer().args(["doctor", &d.device()]).output().unwrap();
+    let doctor = human(d, &["doctor"]);
     let said = text(&doctor);
     assert!(
         said.contains("aws gateway") && said.contains("not reachable"),
@@ -384,11 +367,7 @@ fn throttling_and_a_disconnected_gateway_give_clear_errors_and_the_daemon_goes_o
     s.emulator
         .control("SetFaults", json!({"Disconnected": false}));
     eventually(10, "status shows the gateway running again", || {
-        let out = d
-            .changer()
-            .args(["status", &d.device(), "--json"])
-            .output()
-            .unwrap();
+        let out = human(d, &["status", "--json"]);
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
         (v["data"]["gateway"]["connected"] == json!(true)).then_some(())
     });
@@ -471,11 +450,7 @@ fn api_calls_per_operation_are_the_documented_ones() {
         "{follow:?}"
     );
     let retrieve = measure("changer retrieve", &mut || {
-        let out = d
-            .changer()
-            .args(["retrieve", &d.device(), "OLD00001"])
-            .output()
-            .unwrap();
+        let out = human(d, &["retrieve", "OLD00001"]);
         assert!(out.status.success(), "{}", text(&out));
     });
     assert_eq!(retrieve.get("DescribeTapeArchives"), Some(&1));
@@ -529,12 +504,7 @@ fn a_retrieval_under_way_survives_a_daemon_restart() {
         &["--tape", "OLD00002=ARCHIVED", "--retrieving-ms", "8000"],
         "[library.export]\npolicy = \"deny\"\n",
     );
-    let out = s
-        .daemon
-        .changer()
-        .args(["retrieve", &s.daemon.device(), "OLD00002"])
-        .output()
-        .unwrap();
+    let out = human(&s.daemon, &["retrieve", "OLD00002"]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(s.daemon.terminate().success());
     s.daemon.start();

@@ -24,6 +24,32 @@ pub fn locations(status: &LibraryStatus) -> BTreeMap<String, String> {
     at
 }
 
+/// A tape of the gateway's library as `changer tapes` shows it.
+fn vtl_entry(t: sgw::Tape, location: Option<String>) -> TapeEntry {
+    TapeEntry {
+        status: Some(t.status.as_str().to_owned()),
+        barcode: t.barcode,
+        location,
+        pool: t.pool_id,
+        size_used_bytes: t.used_bytes,
+        size_bytes: Some(t.size_bytes),
+        arn: Some(t.arn),
+    }
+}
+
+/// A tape of the shelf as `changer tapes` shows it.
+fn shelf_entry(a: sgw::TapeArchive, location: Option<String>) -> TapeEntry {
+    TapeEntry {
+        status: Some(a.status.as_str().to_owned()),
+        barcode: a.barcode,
+        location,
+        pool: a.pool_id,
+        size_used_bytes: a.used_bytes,
+        size_bytes: Some(a.size_bytes),
+        arn: Some(a.arn),
+    }
+}
+
 impl Link {
     /// Every tape the gateway (its VTL: DescribeTapes; the shelf: DescribeTapeArchives) and
     /// the library know, by barcode.
@@ -40,33 +66,11 @@ impl Link {
                 TapeStatus::Archived | TapeStatus::Retrieving => Some("shelf".to_owned()),
                 _ => None,
             };
-            entries.insert(
-                a.barcode.clone(),
-                TapeEntry {
-                    barcode: a.barcode,
-                    status: Some(a.status.as_str().to_owned()),
-                    location,
-                    pool: a.pool_id,
-                    size_used_bytes: a.used_bytes,
-                    size_bytes: Some(a.size_bytes),
-                    arn: Some(a.arn),
-                },
-            );
+            entries.insert(a.barcode.clone(), shelf_entry(a, location));
         }
         for t in vtl {
             let location = at.remove(&t.barcode);
-            entries.insert(
-                t.barcode.clone(),
-                TapeEntry {
-                    barcode: t.barcode,
-                    status: Some(t.status.as_str().to_owned()),
-                    location,
-                    pool: t.pool_id,
-                    size_used_bytes: t.used_bytes,
-                    size_bytes: Some(t.size_bytes),
-                    arn: Some(t.arn),
-                },
-            );
+            entries.insert(t.barcode.clone(), vtl_entry(t, location));
         }
         // Cartridges in the library the gateway does not list (archived meanwhile, or not a
         // gateway tape at all): shown with what the shelf says, or no status.
@@ -119,15 +123,9 @@ impl Link {
                 TapeStatus::Retrieving,
                 Purpose::Retrieve,
             );
-            out.push(TapeEntry {
-                barcode: barcode.clone(),
-                status: Some(TapeStatus::Retrieving.as_str().to_owned()),
-                location: Some("shelf".into()),
-                pool: archive.pool_id.clone(),
-                size_used_bytes: archive.used_bytes,
-                size_bytes: Some(archive.size_bytes),
-                arn: Some(archive.arn.clone()),
-            });
+            let mut entry = shelf_entry(archive.clone(), Some("shelf".into()));
+            entry.status = Some(TapeStatus::Retrieving.as_str().to_owned());
+            out.push(entry);
         }
         Ok(out)
     }
@@ -173,14 +171,9 @@ impl Link {
             TapeStatus::InTransitToVts,
             Purpose::Cancel,
         );
-        Ok(vec![TapeEntry {
-            barcode: barcode.to_owned(),
-            status: Some(now.as_str().to_owned()),
-            location: locations(status).remove(barcode),
-            pool: tape.pool_id,
-            size_used_bytes: tape.used_bytes,
-            size_bytes: Some(tape.size_bytes),
-            arn: Some(tape.arn),
-        }])
+        let location = locations(status).remove(barcode);
+        let mut entry = vtl_entry(tape, location);
+        entry.status = Some(now.as_str().to_owned());
+        Ok(vec![entry])
     }
 }
