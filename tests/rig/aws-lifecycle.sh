@@ -88,8 +88,8 @@ phase() { # print the wall time of the previous phase, announce the next
 }
 fail() {
 	echo "aws-lifecycle: FAILED (step $step_no): $*"
-	echo "---- changerd log (last 60 lines of $W/changerd.log):"
-	tail -n 60 "$W/changerd.log" 2>/dev/null || echo "(none)"
+	echo "---- changerd log (last 50 lines at INFO and above; the debug lines are in $W/changerd.log):"
+	grep -v ' DEBUG ' "$W/changerd.log" 2>/dev/null | tail -n 50 || echo "(none)"
 	echo "---- sgw-emulator log (last 20 lines of $W/emulator.log):"
 	tail -n 20 "$W/emulator.log" 2>/dev/null || echo "(none)"
 	echo "---- hooks ($W/hooks.log):"
