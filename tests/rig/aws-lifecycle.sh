@@ -31,16 +31,17 @@
 # 100 AVAILABLE BARE tapes in storage at start → one CreateTapes (1601's tape); the export of
 # slot 1's tape leaves 100 again → a second CreateTapes (1602's tape). Exactly 2, never more.
 #
-# Steps (each must hold, or the script says what failed, prints the tails of the daemon's and
-# the emulator's logs and the hooks file, copies the logs to $VTL_OUT, and exits 1):
+# Steps (each must hold, or the script says what failed, prints the tail of the daemon's log
+# at INFO and above, the emulator's log tail and the hooks file, copies the logs to $VTL_OUT,
+# and exits 1):
 #   1. inventory read directly; sgw-emulator and changerd started (AWS: dummy static
 #      credentials, AWS_EC2_METADATA_DISABLED=true, AWS_CONFIG_FILE and
 #      AWS_SHARED_CREDENTIALS_FILE naming files that do not exist; the guest has no network);
 #      the first CreateTapes seen at the emulator before the export
 #   2. export: Bareos `transfer 1 1611` exits 0; the test `Eject`s the tape; `changer tapes
 #      --json` shows it ARCHIVED at ie:1611, where mtx status (tgt) still has it (slot 1 may
-#      hold a new tape by then: the lowest free storage slot); the daemon logged "archival started" with requested_by and the status changes
-#      IN TRANSIT TO VTS … ARCHIVED
+#      hold a new tape by then: the lowest free storage slot); the daemon logged "archival
+#      started" with requested_by and the status changes to IN TRANSIT TO VTS … ARCHIVED
 #   3. the policy: `transfer 5 1612` exits 1 with one line saying refused … policy; slot 5 full,
 #      1612 empty (mtx status)
 #   4. an unhealthy gateway: SetFaults CacheDirtyPercent 95, then `transfer 2 1612` (allowed by
