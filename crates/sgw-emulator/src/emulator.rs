@@ -15,7 +15,7 @@ use tokio::sync::oneshot;
 use crate::api::lock;
 use crate::gateway::{Gateway, GatewayArnError};
 use crate::library::LibraryLink;
-use crate::options::{Options, SeedStatus, SeedTape};
+use crate::options::{Options, SeedError, SeedStatus, SeedTape, parse_barcode};
 use crate::tape::TapeView;
 use crate::world::{ControlError, Faults, World};
 
@@ -34,6 +34,9 @@ pub enum StartError {
     /// The gateway ARN is not one.
     #[error(transparent)]
     GatewayArn(#[from] GatewayArnError),
+    /// A barcode of `new_barcodes` is not one AWS accepts.
+    #[error("new tape barcodes: {0}")]
+    NewBarcode(SeedError),
     /// The library file cannot be opened, read or written.
     #[error("cannot share the library file {}: {source}", path.display())]
     Library {
@@ -104,6 +107,13 @@ impl Emulator {
         for seed in &options.tapes {
             world.seed(seed, now);
         }
+        for barcode in &options.new_barcodes {
+            parse_barcode(barcode).map_err(StartError::NewBarcode)?;
+            if world.barcode_used(barcode) {
+                tracing::warn!(%barcode, "a new tape barcode is a tape already; CreateTapes will not hand it out");
+            }
+        }
+        world.set_new_barcodes(options.new_barcodes.clone());
         let world = Arc::new(Mutex::new(world));
         if let (Some(link), Some(path)) = (link.as_mut(), &options.library) {
             link.poll(&world).map_err(|source| StartError::Library {

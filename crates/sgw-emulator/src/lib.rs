@@ -37,6 +37,8 @@ mod world;
 
 pub use emulator::{Emulator, Running, StartError};
 pub use gateway::GatewayArnError;
-pub use options::{DEFAULT_GATEWAY_ARN, Delays, Options, SeedError, SeedStatus, SeedTape};
+pub use options::{
+    DEFAULT_GATEWAY_ARN, Delays, Options, SeedError, SeedStatus, SeedTape, parse_barcode,
+};
 pub use tape::{Place, TapeView};
 pub use world::{ControlError, Faults};

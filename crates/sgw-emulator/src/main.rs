@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use clap::Parser;
-use sgw_emulator::{DEFAULT_GATEWAY_ARN, Delays, Emulator, Options, SeedTape};
+use sgw_emulator::{DEFAULT_GATEWAY_ARN, Delays, Emulator, Options, SeedTape, parse_barcode};
 
 /// A local AWS Storage Gateway (Tape Gateway) API emulator: awsJson1_1 over HTTP on a
 /// loopback address, for tests and demos (point an SDK's endpoint_url at it, with dummy
@@ -54,6 +54,15 @@ struct Cli {
     /// taken out.
     #[arg(long = "tape", value_name = "BARCODE[=STATUS]")]
     tapes: Vec<SeedTape>,
+
+    /// Barcodes CreateTapes hands out instead of generated ones (comma-separated, repeatable):
+    /// those starting with the request's TapeBarcodePrefix first, each in the order given;
+    /// a barcode that is (or was) a tape is skipped; generated ones once none is left. For
+    /// making the new tapes cartridges that already sit in a library the emulator does not
+    /// share (tgt in the rig).
+    #[arg(long = "new-barcodes", value_name = "B1,B2,…", value_delimiter = ',',
+          value_parser = parse_barcode)]
+    new_barcodes: Vec<String>,
 
     /// Milliseconds a new tape is CREATING.
     #[arg(long, value_name = "N", default_value_t = 500)]
@@ -105,6 +114,7 @@ fn run(cli: Cli) -> Result<()> {
         library: cli.library,
         seed_from_library: cli.seed_from_library,
         tapes: cli.tapes,
+        new_barcodes: cli.new_barcodes,
         delays: Delays {
             creating: ms(cli.creating_ms),
             transit: ms(cli.transit_ms),

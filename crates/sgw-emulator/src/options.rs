@@ -26,6 +26,11 @@ pub struct Options {
     pub seed_from_library: bool,
     /// Tapes that exist at start.
     pub tapes: Vec<SeedTape>,
+    /// Barcodes CreateTapes hands out instead of generated ones: those starting with the
+    /// request's prefix first, each in this order; a barcode in use (or ever used) is skipped.
+    /// Generated barcodes once none is left. Lets a test make the "new" tapes cartridges that
+    /// already sit in a library the emulator does not share (tgt in the rig).
+    pub new_barcodes: Vec<String>,
     /// How long the time-driven states last.
     pub delays: Delays,
     /// How often the library file is looked at (and time-driven states advanced).
@@ -41,6 +46,7 @@ impl Default for Options {
             library: None,
             seed_from_library: false,
             tapes: Vec::new(),
+            new_barcodes: Vec::new(),
             delays: Delays::default(),
             poll: Duration::from_millis(50),
         }
@@ -165,6 +171,15 @@ impl FromStr for SeedTape {
             barcode: barcode.to_owned(),
             status,
         })
+    }
+}
+
+/// A barcode AWS accepts (5–16 of `A-Z0-9`), as `--new-barcodes` takes them.
+pub fn parse_barcode(s: &str) -> Result<String, SeedError> {
+    if is_barcode(s) {
+        Ok(s.to_owned())
+    } else {
+        Err(SeedError::Barcode(s.to_owned()))
     }
 }
 

@@ -79,6 +79,8 @@ pub(crate) struct World {
     tokens: HashMap<String, TokenUse>,
     calls: BTreeMap<&'static str, u64>,
     next_seq: u64,
+    /// Barcodes CreateTapes hands out before it generates any (`--new-barcodes`), in order.
+    new_barcodes: Vec<String>,
 }
 
 impl World {
@@ -92,7 +94,27 @@ impl World {
             tokens: HashMap::new(),
             calls: BTreeMap::new(),
             next_seq: 0,
+            new_barcodes: Vec::new(),
         }
+    }
+
+    /// The barcodes CreateTapes is to hand out before generating any.
+    pub fn set_new_barcodes(&mut self, barcodes: Vec<String>) {
+        self.new_barcodes = barcodes;
+    }
+
+    /// The next barcode of the `--new-barcodes` list for a tape with `prefix`: the first
+    /// unused one that starts with the prefix, else the first unused one; taken off the list.
+    /// `None` when none is left (the caller generates one).
+    pub fn take_new_barcode(&mut self, prefix: &str) -> Option<String> {
+        let tapes = &self.tapes;
+        self.new_barcodes.retain(|b| !tapes.contains_key(b));
+        let at = self
+            .new_barcodes
+            .iter()
+            .position(|b| b.starts_with(prefix))
+            .or_else(|| (!self.new_barcodes.is_empty()).then_some(0))?;
+        Some(self.new_barcodes.remove(at))
     }
 
     /// Adds (or replaces) a tape that exists at start. With a shared library, a VTL tape the

@@ -36,6 +36,7 @@ fn help_documents_every_option() {
         "--library",
         "--seed-from-library",
         "--tape",
+        "--new-barcodes",
         "--transit-ms",
         "--archiving-ms",
         "--retrieving-ms",
@@ -98,6 +99,7 @@ fn refusals_say_why() {
         ),
         (&["--tape", "ab1"], 2, "5 to 16 characters"),
         (&["--tape", "AB00001=CREATING"], 2, "AVAILABLE, ARCHIVED"),
+        (&["--new-barcodes", "AB00001,ab2"], 2, "5 to 16 characters"),
         (&["--seed-from-library"], 2, "--library"),
         (&["--poll-ms", "0"], 2, "--poll-ms"),
     ];
@@ -107,4 +109,48 @@ fn refusals_say_why() {
         assert_eq!(out.status.code(), Some(*code), "{args:?}: {stderr}");
         assert!(stderr.contains(says), "{args:?}: {stderr}");
     }
+}
+
+#[test]
+fn new_barcodes_from_the_command_line_are_handed_out_by_create_tapes() {
+    let dir = tempfile::tempdir().unwrap();
+    let port_file = dir.path().join("port");
+    let _child = Reaped(
+        Command::new(BIN)
+            .args([
+                "--new-barcodes",
+                "XY00001,AB00001",
+                "--new-barcodes",
+                "AB00002",
+            ])
+            .arg("--port-file")
+            .arg(&port_file)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for("the port file", || port_file.exists());
+    let port: u16 = std::fs::read_to_string(&port_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let created = aws(
+        addr,
+        "CreateTapes",
+        json!({
+            "GatewayARN": sgw_emulator::DEFAULT_GATEWAY_ARN, "TapeSizeInBytes": 100u64 << 30,
+            "ClientToken": "cli-new-barcodes", "NumTapesToCreate": 3, "TapeBarcodePrefix": "AB"
+        }),
+    )
+    .ok();
+    let barcodes: Vec<&str> = created["TapeARNs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().rsplit('/').next().unwrap())
+        .collect();
+    assert_eq!(barcodes, ["AB00001", "AB00002", "XY00001"]);
 }

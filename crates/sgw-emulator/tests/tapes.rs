@@ -11,7 +11,7 @@ use common::{
     GATEWAY, GIB, all_pages, aws, control, start, status, tape_arn, wait_for, wait_for_status,
 };
 use serde_json::{Value, json};
-use sgw_emulator::Delays;
+use sgw_emulator::{Delays, Emulator, Options, StartError};
 
 fn barcodes(items: &[Value]) -> Vec<String> {
     items
@@ -230,6 +230,61 @@ fn create_tapes_with_a_used_token_returns_the_same_tapes() {
     let other = aws(addr, "CreateTapes", create_tapes("job-43-tapes", 3, "AB")).ok();
     let new = other["TapeARNs"].as_array().unwrap();
     assert!(arns.iter().all(|a| !new.contains(a)));
+}
+
+#[test]
+fn create_tapes_hands_out_the_new_barcodes_given_before_generating_any() {
+    let emu = Emulator::start(Options {
+        tapes: vec!["NB00002".parse().unwrap()],
+        new_barcodes: ["ZZ00001", "NB00001", "NB00002", "NB00003"]
+            .map(String::from)
+            .to_vec(),
+        delays: HOLD,
+        poll: Duration::from_millis(10),
+        ..Options::default()
+    })
+    .unwrap();
+    let addr = emu.addr();
+    let create = |token: &str, count: u8| -> Vec<String> {
+        let r = aws(addr, "CreateTapes", create_tapes(token, count, "NB")).ok();
+        r["TapeARNs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap().rsplit('/').next().unwrap().to_owned())
+            .collect()
+    };
+    // Those with the request's prefix first, in order; NB00002 is a tape already: skipped.
+    assert_eq!(create("new-1", 2), ["NB00001", "NB00003"]);
+    // A repeated request creates nothing and takes nothing off the list.
+    assert_eq!(create("new-1", 2), ["NB00001", "NB00003"]);
+    // Then the others in order, then generated ones.
+    let next = create("new-2", 2);
+    assert_eq!(next[0], "ZZ00001");
+    assert!(
+        next[1].starts_with("NB") && next[1].len() == 8,
+        "generated: {}",
+        next[1]
+    );
+    for barcode in ["NB00001", "NB00003", "ZZ00001", next[1].as_str()] {
+        assert_eq!(
+            status(addr, barcode).as_deref(),
+            Some("CREATING"),
+            "{barcode}"
+        );
+    }
+    assert_eq!(status(addr, "NB00002").as_deref(), Some("AVAILABLE"));
+    // A barcode AWS would refuse is refused at start.
+    let r = Emulator::start(Options {
+        new_barcodes: vec!["nb1".into()],
+        ..Options::default()
+    });
+    match r {
+        Err(e @ StartError::NewBarcode(_)) => {
+            assert!(e.to_string().contains("5 to 16 characters"), "{e}")
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]

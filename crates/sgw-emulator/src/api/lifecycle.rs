@@ -231,8 +231,9 @@ struct CreateTapesInput {
     worm: Option<bool>,
 }
 
-/// CreateTapes: 1–10 tapes named prefix + 6 generated characters, CREATING → AVAILABLE (in
-/// I/E slots). A ClientToken used before returns the tapes it created then.
+/// CreateTapes: 1–10 tapes named prefix + 6 generated characters (or taken from the
+/// `--new-barcodes` list while it lasts), CREATING → AVAILABLE (in I/E slots). A ClientToken
+/// used before returns the tapes it created then.
 pub(super) fn create_tapes(
     world: &mut World,
     body: Value,
@@ -281,7 +282,10 @@ pub(super) fn create_tapes(
     check_room(world, usize::from(request.count))?;
     let mut arns = Vec::new();
     for i in 0..request.count {
-        let barcode = fresh_barcode(world, &request.prefix, &token, i);
+        let barcode = match world.take_new_barcode(&request.prefix) {
+            Some(b) => b,
+            None => fresh_barcode(world, &request.prefix, &token, i),
+        };
         let tape = world.new_tape(
             &barcode,
             size,
