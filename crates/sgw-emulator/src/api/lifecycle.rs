@@ -61,25 +61,42 @@ fn tape_arn_output(arn: &str) -> Result<Value, ApiError> {
     Ok(json!({ "TapeARN": arn }))
 }
 
+/// Moves a tape of this gateway from status `from` to `to` (then `after` may adjust it);
+/// refused with `why` when it is in another status.
+fn transition(
+    world: &mut World,
+    body: Value,
+    now: Instant,
+    (from, to): (TapeStatus, TapeStatus),
+    why: &str,
+    after: impl FnOnce(&mut crate::tape::Tape),
+) -> Result<Value, ApiError> {
+    let (barcode, arn) = gateway_tape(world, body)?;
+    let Some(tape) = world.tape_mut(&barcode) else {
+        return Err(ApiError::tape_not_found(arn));
+    };
+    if tape.status != from {
+        return Err(wrong_state(&arn, tape.status, why));
+    }
+    tape.enter(to, now);
+    after(tape);
+    tape_arn_output(&arn)
+}
+
 /// RetrieveTapeArchive: ARCHIVED → RETRIEVING (→ RETRIEVED, placed in an I/E slot).
 pub(super) fn retrieve_tape_archive(
     world: &mut World,
     body: Value,
     now: Instant,
 ) -> Result<Value, ApiError> {
-    let (barcode, arn) = gateway_tape(world, body)?;
-    let Some(tape) = world.tape_mut(&barcode) else {
-        return Err(ApiError::tape_not_found(arn));
-    };
-    if tape.status != TapeStatus::Archived {
-        return Err(wrong_state(
-            &arn,
-            tape.status,
-            "only an ARCHIVED tape can be retrieved",
-        ));
-    }
-    tape.enter(TapeStatus::Retrieving, now);
-    tape_arn_output(&arn)
+    transition(
+        world,
+        body,
+        now,
+        (TapeStatus::Archived, TapeStatus::Retrieving),
+        "only an ARCHIVED tape can be retrieved",
+        |_| {},
+    )
 }
 
 /// CancelArchival: IN TRANSIT TO VTS → AVAILABLE; the tape stays where it is.
@@ -88,21 +105,15 @@ pub(super) fn cancel_archival(
     body: Value,
     now: Instant,
 ) -> Result<Value, ApiError> {
-    let (barcode, arn) = gateway_tape(world, body)?;
-    let Some(tape) = world.tape_mut(&barcode) else {
-        return Err(ApiError::tape_not_found(arn));
-    };
-    if tape.status != TapeStatus::InTransitToVts {
-        return Err(wrong_state(
-            &arn,
-            tape.status,
-            "archival can be cancelled only while the tape is IN TRANSIT TO VTS",
-        ));
-    }
-    tape.enter(TapeStatus::Available, now);
-    // Where it sits now is where the gateway leaves it: not a new export.
-    tape.library.waiting = tape.library.seen;
-    tape_arn_output(&arn)
+    transition(
+        world,
+        body,
+        now,
+        (TapeStatus::InTransitToVts, TapeStatus::Available),
+        "archival can be cancelled only while the tape is IN TRANSIT TO VTS",
+        // Where it sits now is where the gateway leaves it: not a new export.
+        |tape| tape.library.waiting = tape.library.seen,
+    )
 }
 
 /// CancelRetrieval: RETRIEVING → ARCHIVED.
@@ -111,19 +122,14 @@ pub(super) fn cancel_retrieval(
     body: Value,
     now: Instant,
 ) -> Result<Value, ApiError> {
-    let (barcode, arn) = gateway_tape(world, body)?;
-    let Some(tape) = world.tape_mut(&barcode) else {
-        return Err(ApiError::tape_not_found(arn));
-    };
-    if tape.status != TapeStatus::Retrieving {
-        return Err(wrong_state(
-            &arn,
-            tape.status,
-            "only a RETRIEVING tape's retrieval can be cancelled",
-        ));
-    }
-    tape.enter(TapeStatus::Archived, now);
-    tape_arn_output(&arn)
+    transition(
+        world,
+        body,
+        now,
+        (TapeStatus::Retrieving, TapeStatus::Archived),
+        "only a RETRIEVING tape's retrieval can be cancelled",
+        |_| {},
+    )
 }
 
 /// DeleteTape: a tape in the VTL, not in use by archival or retrieval, goes for good.
