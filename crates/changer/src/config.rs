@@ -6,13 +6,13 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Default configuration file.
 pub const DEFAULT_PATH: &str = "/etc/changer/changer.toml";
 
 /// The whole file.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// Seconds every command must end within: Bareos' `Maximum Changer Wait` (default 300).
@@ -68,7 +68,7 @@ impl Default for Config {
 }
 
 /// Behaviour of moves on one library.
-#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct LibrarySettings {
     /// Eject the tape (SCSI LOAD UNLOAD on the drive) before moving it out (mtx-changer `offline`).
@@ -89,7 +89,7 @@ pub struct LibrarySettings {
 }
 
 /// One `[[library]]` table.
-#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct LibraryConfig {
     /// Changer device path as Bareos passes it (`/dev/tape/by-id/…`, `sim:/path`).
@@ -112,7 +112,7 @@ pub struct LibraryConfig {
 }
 
 /// `[[library.drive]]`: drive index → archive device, for libraries without DVCID.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct DriveBinding {
     /// Drive index (Bareos `Drive Index`).
@@ -122,7 +122,7 @@ pub struct DriveBinding {
 }
 
 /// `[timeouts]`, seconds.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct TimeoutConfig {
     /// INQUIRY, MODE SENSE, TEST UNIT READY.
@@ -422,6 +422,60 @@ mod tests {
         assert_eq!(library.export.policy, crate::gateway::ExportPolicy::Deny);
         assert_eq!(library.new_tapes.len(), 1);
         assert!(library.new_tapes[0].check().is_ok());
+    }
+
+    /// The keys of every table of the file, by table, from the structs themselves.
+    fn struct_keys() -> Vec<(&'static str, Vec<String>)> {
+        let full: Config = toml::from_str(
+            "[[library]]\ndevice = \"/dev/sg3\"\n[[library.drive]]\nindex = 0\ndevice = \"/dev/nst0\"\n\
+             [library.gateway]\ngateway_arn = \"arn\"\nregion = \"r\"\n\
+             [[library.new_tapes]]\nbarcode_prefix = \"A\"\nmin_available = 1\n",
+        )
+        .unwrap();
+        let v = serde_json::to_value(&full).unwrap();
+        let keys = |v: &serde_json::Value| -> Vec<String> {
+            v.as_object().unwrap().keys().cloned().collect()
+        };
+        let library = &v["library"][0];
+        vec![
+            ("top level", keys(&v)),
+            ("library settings", keys(&v["defaults"])),
+            ("[[library]]", keys(library)),
+            ("[[library.drive]]", keys(&library["drive"][0])),
+            ("[timeouts]", keys(&v["timeouts"])),
+            ("[library.gateway]", keys(&library["gateway"])),
+            ("[library.export]", keys(&library["export"])),
+            ("[[library.new_tapes]]", keys(&library["new_tapes"][0])),
+        ]
+    }
+
+    /// docs/config.md is the reference: every key of every table has its row there, and every
+    /// row names a key that exists, so the two cannot drift apart.
+    #[test]
+    fn the_configuration_reference_documents_every_key_and_no_other() {
+        let doc = include_str!("../../../docs/config.md");
+        let rows: std::collections::BTreeSet<String> = doc
+            .lines()
+            .filter_map(|l| l.strip_prefix("| `"))
+            .filter_map(|l| l.split_once('`'))
+            .map(|(k, _)| k.trim_matches(['[', ']']).to_owned())
+            .collect();
+        let mut known = std::collections::BTreeSet::new();
+        for (table, keys) in struct_keys() {
+            for key in keys {
+                assert!(
+                    rows.contains(&key),
+                    "{table} key `{key}` has no row in docs/config.md"
+                );
+                known.insert(key);
+            }
+        }
+        for row in &rows {
+            assert!(
+                known.contains(row),
+                "docs/config.md documents `{row}`, which no configuration table has"
+            );
+        }
     }
 
     #[test]

@@ -5,12 +5,12 @@
 
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::ops::{Export, ExportGuard};
 
 /// `[library.gateway]`: the gateway behind a library.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct GatewayConfig {
     /// `arn:aws:storagegateway:REGION:ACCOUNT:gateway/sgw-…`.
@@ -121,7 +121,7 @@ impl GatewayConfig {
 }
 
 /// `[library.export]`: which moves into import/export slots (archivals) are allowed.
-#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct ExportConfig {
     /// `allow`, `deny` (the default) or `listed`.
@@ -131,7 +131,7 @@ pub struct ExportConfig {
 }
 
 /// The export policy.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum ExportPolicy {
     /// Every export archives.
@@ -207,7 +207,7 @@ pub fn glob(pattern: &str, text: &str) -> bool {
 
 /// `[[library.new_tapes]]`: keep at least `min_available` writable tapes of a barcode prefix in
 /// the storage slots, creating and importing new ones when fewer are there.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct NewTapesRule {
     /// 1–4 capital letters: CreateTapes' `TapeBarcodePrefix`; the gateway adds the rest.
