@@ -263,15 +263,28 @@ fn prepare_dir(dir: &Path, path: &Path) -> Result<(), LockError> {
             Ok(()) => {
                 // Ours, just made: the mode (and set-group-ID) through the descriptor, so
                 // the umask does not matter and nothing follows a link.
-                let fd = OpenOptions::new()
+                match OpenOptions::new()
                     .read(true)
                     .custom_flags(
                         (OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC).bits(),
                     )
                     .open(dir)
-                    .map_err(create)?;
-                fchmod(fd.as_raw_fd(), FileMode::from_bits_truncate(DIR_MODE))
-                    .map_err(|e| create(e.into()))?;
+                {
+                    Ok(fd) => fchmod(fd.as_raw_fd(), FileMode::from_bits_truncate(DIR_MODE))
+                        .map_err(|e| create(e.into()))?,
+                    // A umask that took even the owner's read bit: the directory cannot be
+                    // opened, only changed by path — after checking it is still the directory
+                    // just made (not a link put in its place).
+                    Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                        let meta = dir.symlink_metadata().map_err(create)?;
+                        if !meta.is_dir() || meta.uid() != nix::unistd::geteuid().as_raw() {
+                            return Err(create(e));
+                        }
+                        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(DIR_MODE))
+                            .map_err(create)?;
+                    }
+                    Err(e) => return Err(create(e)),
+                }
             }
             // Another process made it meanwhile.
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}

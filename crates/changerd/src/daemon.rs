@@ -1,7 +1,7 @@
 //! Start-up and shut-down: open every library, bind (or inherit) the socket, tell systemd,
 //! serve until SIGTERM or SIGINT, drain, release.
 
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -105,6 +105,16 @@ fn listener(path: &Path, group: Option<&str>) -> anyhow::Result<std::os::unix::n
         .mode(0o700)
         .create(&private)
         .with_context(|| format!("cannot create {}", private.display()))?;
+    // 0700 even under a umask that takes the owner's own bits (mkdir just made it, it is ours
+    // and no link: checked before the change by path).
+    let made = private
+        .symlink_metadata()
+        .with_context(|| format!("cannot read {}", private.display()))?;
+    if !made.is_dir() || made.uid() != nix::unistd::geteuid().as_raw() {
+        anyhow::bail!("{} changed under changerd; not used", private.display());
+    }
+    std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("cannot set the mode of {}", private.display()))?;
     let bound = bind_private(&private, path, group);
     let _ = std::fs::remove_dir_all(&private);
     let l = bound?;

@@ -82,12 +82,17 @@ fn a_user_outside_the_group_cannot_talk_to_the_socket() {
     // group (and the lock directory's) stand in their way.
     std::fs::set_permissions(d.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     std::fs::set_permissions(&d.config, std::fs::Permissions::from_mode(0o644)).unwrap();
+    // A copy of `changer` nobody can run wherever the checkout is (under /root, say): a
+    // failure to run it must not pass for a refusal.
+    let changer = d.dir.path().join("changer");
+    std::fs::copy(changer_binary(), &changer).unwrap();
+    std::fs::set_permissions(&changer, std::fs::Permissions::from_mode(0o755)).unwrap();
     d.start();
     // `changer status` as nobody:nogroup, with `groups` (a setpriv option) as its groups.
     let status = |groups: &str| {
         std::process::Command::new("/usr/bin/setpriv")
             .args(["--reuid=nobody", "--regid=nogroup", groups])
-            .arg(changer_binary())
+            .arg(&changer)
             .arg("status")
             .arg(d.device())
             .env("CHANGER_CONFIG", &d.config)
