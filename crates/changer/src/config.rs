@@ -17,7 +17,9 @@ pub const DEFAULT_PATH: &str = "/etc/changer/changer.toml";
 pub struct Config {
     /// Seconds every command must end within: Bareos' `Maximum Changer Wait` (default 300).
     pub max_changer_wait: u64,
-    /// Directory of the per-library lock files.
+    /// Directory of the per-library lock files (0660, opened without following links). It
+    /// should be `root:changer 2770` (packaging/tmpfiles.d/changer.conf): whoever may write it
+    /// can hold a library's lock. A world-writable one without the sticky bit is refused.
     pub lock_dir: PathBuf,
     /// Log file for every invocation and its SCSI commands; none means no log.
     pub log_file: Option<PathBuf>,
@@ -27,8 +29,8 @@ pub struct Config {
     pub log_journal: bool,
     /// The daemon's socket (contract C5); `CHANGER_SOCKET` overrides it.
     pub socket: PathBuf,
-    /// Group that owns the daemon's socket (mode 0660): `bareos` or `bacula`. None keeps the
-    /// daemon's own group.
+    /// Group that owns the daemon's socket (mode 0660): `changer` (the package's group, with
+    /// Bareos' user in it), or `bareos`/`bacula`. None keeps the daemon's own group.
     pub socket_group: Option<String>,
     /// Where the daemon keeps its move journals (`<serial>.journal`).
     pub state_dir: PathBuf,
@@ -411,7 +413,7 @@ mod tests {
             .map(|l| format!("{l}\n"))
             .collect();
         let config: Config = toml::from_str(&uncommented).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(config.socket_group.as_deref(), Some("bareos"));
+        assert_eq!(config.socket_group.as_deref(), Some("changer"));
         assert_eq!(
             config.defaults.cache,
             Some(crate::cache::CacheMode::Exclusive)

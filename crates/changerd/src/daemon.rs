@@ -1,7 +1,7 @@
 //! Start-up and shut-down: open every library, bind (or inherit) the socket, tell systemd,
 //! serve until SIGTERM or SIGINT, drain, release.
 
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -92,18 +92,56 @@ fn listener(path: &Path, group: Option<&str>) -> anyhow::Result<std::os::unix::n
         std::fs::remove_file(path)
             .with_context(|| format!("cannot remove the stale socket {}", path.display()))?;
     }
-    let l = std::os::unix::net::UnixListener::bind(path)
+    // Bound in a private directory (0700, ours), given its mode and group there, then renamed
+    // into place: the socket is never reachable with a wider mode or another group, whatever
+    // the umask (fchmod on a socket descriptor would not change the file).
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let private = dir.join(format!(".changerd.{}", std::process::id()));
+    if private.symlink_metadata().is_ok() {
+        // A previous daemon with this pid died between mkdir and rename.
+        let _ = std::fs::remove_dir_all(&private);
+    }
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&private)
+        .with_context(|| format!("cannot create {}", private.display()))?;
+    // 0700 even under a umask that takes the owner's own bits (mkdir just made it, it is ours
+    // and no link: checked before the change by path).
+    let made = private
+        .symlink_metadata()
+        .with_context(|| format!("cannot read {}", private.display()))?;
+    if !made.is_dir() || made.uid() != nix::unistd::geteuid().as_raw() {
+        anyhow::bail!("{} changed under changerd; not used", private.display());
+    }
+    std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("cannot set the mode of {}", private.display()))?;
+    let bound = bind_private(&private, path, group);
+    let _ = std::fs::remove_dir_all(&private);
+    let l = bound?;
+    tracing::info!(socket = %path.display(), "listening");
+    Ok(l)
+}
+
+/// Binds the socket as `s` in `private`, sets mode 0660 and `group`, and renames it to `path`.
+fn bind_private(
+    private: &Path,
+    path: &Path,
+    group: Option<&str>,
+) -> anyhow::Result<std::os::unix::net::UnixListener> {
+    let staged = private.join("s");
+    let l = std::os::unix::net::UnixListener::bind(&staged)
         .with_context(|| format!("cannot listen on {}", path.display()))?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))
+    std::fs::set_permissions(&staged, std::fs::Permissions::from_mode(0o660))
         .with_context(|| format!("cannot set the mode of {}", path.display()))?;
     if let Some(name) = group {
         let g = nix::unistd::Group::from_name(name)
             .with_context(|| format!("cannot look up group {name}"))?
             .with_context(|| format!("no group {name} (socket_group)"))?;
-        nix::unistd::chown(path, None, Some(g.gid))
+        nix::unistd::chown(&staged, None, Some(g.gid))
             .with_context(|| format!("cannot give {} to group {name}", path.display()))?;
     }
-    tracing::info!(socket = %path.display(), "listening");
+    std::fs::rename(&staged, path)
+        .with_context(|| format!("cannot move the socket into place at {}", path.display()))?;
     Ok(l)
 }
 

@@ -146,7 +146,7 @@ pub fn parse_resources(text: &str) -> Vec<Resource> {
 
 /// Runs every check on one library.
 pub fn check(config: &Config, roots: &Roots, device: &str, bareos: Option<&Path>) -> Vec<Finding> {
-    let mut out = Vec::new();
+    let mut out = vec![check_lock_dir(&config.lock_dir)];
     let mut lib = match Library::open(device, roots) {
         Ok(lib) => {
             out.push(finding(
@@ -248,6 +248,79 @@ pub fn check(config: &Config, roots: &Roots, device: &str, bareos: Option<&Path>
         }
     }
     out
+}
+
+/// Who may take the libraries' locks: whoever may write `lock_dir` can hold a library's lock
+/// forever and stop every backup.
+pub fn check_lock_dir(dir: &Path) -> Finding {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    const FIX: &str = "make it root:changer 2770 (`chown root:changer DIR; chmod 2770 DIR`; \
+         the package's tmpfiles.d entry does so at boot) and put Bareos' user in group changer";
+    let meta = match std::fs::metadata(dir) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return finding(
+                "lock directory",
+                Verdict::Warn,
+                format!(
+                    "{} does not exist: the first changer creates it 2770 with its own group, \
+                     which may lock other users out; {}",
+                    dir.display(),
+                    FIX.replace("DIR", &dir.display().to_string())
+                ),
+            );
+        }
+        Err(e) => {
+            return finding(
+                "lock directory",
+                Verdict::Fail,
+                format!("cannot read {}: {e}", dir.display()),
+            );
+        }
+    };
+    let mode = meta.permissions().mode() & 0o7777;
+    let fix = FIX.replace("DIR", &dir.display().to_string());
+    let group = nix::unistd::Group::from_gid(nix::unistd::Gid::from_raw(meta.gid()))
+        .ok()
+        .flatten()
+        .map_or_else(|| meta.gid().to_string(), |g| g.name);
+    if !meta.is_dir() {
+        finding(
+            "lock directory",
+            Verdict::Fail,
+            format!("{} is not a directory", dir.display()),
+        )
+    } else if mode & 0o002 != 0 && mode & 0o1000 == 0 {
+        finding(
+            "lock directory",
+            Verdict::Fail,
+            format!(
+                "{} is world-writable without the sticky bit (mode {mode:04o}): changer \
+                 refuses it, since anybody could replace a lock file under its holder; {fix}",
+                dir.display()
+            ),
+        )
+    } else if mode & 0o002 != 0 {
+        finding(
+            "lock directory",
+            Verdict::Warn,
+            format!(
+                "{} is world-writable (mode {mode:04o}): any local user can take a library's \
+                 lock and hold it forever, stopping every backup; {fix}",
+                dir.display()
+            ),
+        )
+    } else {
+        finding(
+            "lock directory",
+            Verdict::Ok,
+            format!(
+                "{} is mode {mode:04o}, group {group}: only its owner and that group can take a \
+                 library's lock",
+                dir.display()
+            ),
+        )
+    }
 }
 
 /// The AWS gateway's health as the daemon sees it (only the daemon talks to AWS).
@@ -553,6 +626,28 @@ pub fn run(config: &Config, roots: &Roots, args: DoctorArgs) -> anyhow::Result<i
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_world_writable_lock_dir_is_warned_about() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let set = |m| {
+            std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(m)).unwrap();
+            check_lock_dir(dir.path())
+        };
+        let f = set(0o1777);
+        assert_eq!(f.verdict, Verdict::Warn, "{f:?}");
+        assert!(
+            f.detail.contains("any local user") && f.detail.contains("2770"),
+            "{f:?}"
+        );
+        let f = set(0o777);
+        assert_eq!(f.verdict, Verdict::Fail, "{f:?}");
+        let f = set(0o2770);
+        assert_eq!(f.verdict, Verdict::Ok, "{f:?}");
+        let f = check_lock_dir(&dir.path().join("missing"));
+        assert_eq!(f.verdict, Verdict::Warn, "{f:?}");
+    }
 
     #[test]
     fn parses_sd_resources() {
