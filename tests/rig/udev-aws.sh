@@ -21,6 +21,10 @@
 #     /dev/tape/by-iqn holds exactly these names; $CHANGER_SG and $CHANGER_SCH are group changer,
 #     mode 0660; the drives' sg nodes keep group tape; systemd's by-id and by-path changer links
 #     still point at $CHANGER_SG.
+#   - with CHANGER_BIN set: `changer status` on the by-iqn changer link names the library, and
+#     `changer doctor --bareos-config` on an SD configuration that uses only by-iqn names
+#     (Changer Device, every drive's Archive Device with Drive Index n) passes and confirms
+#     every Device.
 # On any other library: no /dev/tape/by-iqn, no CHANGER_AWS_VTL_TARGET property, the changer's
 # sg node keeps group tape, systemd's links unchanged.
 # Prints one line per check and `udev-aws: N passed, M failed`.
@@ -128,5 +132,43 @@ for ((n = 0; n < ${#LIB_DRIVES[@]}; n++)); do
 done
 link "/dev/tape/by-id/scsi-$LIB_CHANGER_SERIAL" "$CHANGER_SG"
 link "$by_path" "$CHANGER_SG"
+
+# The names in use, when CHANGER_BIN is given: `changer status` on the by-iqn changer link, and
+# `changer doctor` on a Bareos SD configuration written with by-iqn names only (docs/udev.md).
+if [ -n "${CHANGER_BIN:-}" ]; then
+	echo "# $CHANGER_BIN with the by-iqn names"
+	head=$("$CHANGER_BIN" status "$dir/$ct-changer" 2>&1 | head -1) || true
+	check "changer status $dir/$ct-changer" "$head" "$dir/$ct-changer — $LIB_CHANGER_VENDOR $LIB_CHANGER_PRODUCT, serial $LIB_CHANGER_SERIAL"
+	conf=$(mktemp /tmp/udev-aws-sd.XXXXXX)
+	devices=()
+	for ((n = 0; n < ${#LIB_DRIVES[@]}; n++)); do
+		read -r _ iqn _ _ _ _ <<<"${LIB_DRIVES[n]}"
+		devices+=("${iqn##*-}")
+	done
+	{
+		printf 'Autochanger {\n  Name = aws-vtl\n  Changer Device = %s\n' "$dir/$ct-changer"
+		printf '  Changer Command = "/usr/bin/changer %%c %%o %%S %%a %%d"\n'
+		printf '  Device = %s\n}\n' "$(printf 'tapedrive-%s, ' "${devices[@]}" | sed 's/, $//')"
+		for ((n = 0; n < ${#LIB_DRIVES[@]}; n++)); do
+			read -r _ iqn _ _ _ _ <<<"${LIB_DRIVES[n]}"
+			printf 'Device {\n  Name = tapedrive-%s\n  Drive Index = %d\n' "${iqn##*-}" "$n"
+			printf '  Archive Device = %s\n  Device Type = tape\n  Media Type = ULT3580-TD5\n  Autochanger = yes\n}\n' \
+				"$dir/${iqn#"$prefix"}-nst"
+		done
+	} >"$conf"
+	rc=0
+	out=$("$CHANGER_BIN" doctor "$dir/$ct-changer" --bareos-config "$conf" 2>&1) || rc=$?
+	check "changer doctor --bareos-config (by-iqn names) exit status" "$rc" 0
+	confirmed=0
+	for ((n = 0; n < ${#LIB_DRIVES[@]}; n++)); do
+		read -r _ iqn _ _ _ _ <<<"${LIB_DRIVES[n]}"
+		tr -s ' ' <<<"$out" | grep -qxF "ok Device tapedrive-${iqn##*-} Drive Index $n = $dir/${iqn#"$prefix"}-nst" &&
+			confirmed=$((confirmed + 1))
+	done
+	check "Devices whose Drive Index doctor confirms against their by-iqn Archive Device" \
+		"$confirmed" "${#LIB_DRIVES[@]}"
+	[ "$rc" = 0 ] || echo "$out"
+	rm -f "$conf"
+fi
 echo "udev-aws: $passed passed, $failed failed"
 [ "$failed" = 0 ]
