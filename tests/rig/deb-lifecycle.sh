@@ -13,7 +13,9 @@
 #   3. changerd runs the unit's way: its ExecStart line, as its User/Group/SupplementaryGroups,
 #      no capabilities, with the directories systemd would create (StateDirectory,
 #      RuntimeDirectory, LogsDirectory); Bacula's user asks `changer status` of the rig's
-#      library through the daemon's socket ("answered by changerd"); SIGTERM → exit 0
+#      library through the daemon's socket ("answered by changerd"); Bacula's end-to-end job
+#      (tests/rig/bacula-e2e.sh) with Changer Command /usr/bin/changer and the installed
+#      configuration goes through this daemon (its move journal fills); SIGTERM → exit 0
 #   4. purge: no user, no group, none of the package's files or directories, nothing new left
 #      under /etc, /usr, /var/lib, /run/lock (compared with a listing taken before step 1);
 #      Bacula's user still exists and is still in `tape`
@@ -94,6 +96,14 @@ echo "$out" | grep "answered by changerd" || { echo "$out"; fail "not answered b
 slots=$(setpriv --reuid=bacula --regid=bacula --init-groups -- /usr/bin/changer "$CHANGER_SG" slots) \
     || fail "changer slots as bacula"
 echo "slots (protocol mode, as bacula): $slots"
+# Bacula's end-to-end job with the installed changer as its Changer Command: no --config, so
+# /etc/changer/changer.toml and the default socket, where this changerd answers.
+CHANGER_CMD=/usr/bin/changer "$(dirname "$0")/bacula-e2e.sh" > "$work/bacula.log" 2>&1 \
+    || { tail -n 40 "$work/bacula.log"; fail "Bacula end to end with /usr/bin/changer"; }
+grep -E '^== |OK' "$work/bacula.log" | tail -n 4
+moves=$(cat /var/lib/changer/*.journal 2>/dev/null | wc -l)
+[ "$moves" -gt 0 ] || fail "changerd journalled no move: Bacula's Changer Commands did not go through it"
+echo "ok: Bacula's job ran through /usr/bin/changer and changerd ($moves journal lines)"
 kill -TERM "$pid"
 wait "$pid"
 rc=$?
