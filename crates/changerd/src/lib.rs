@@ -5,6 +5,7 @@
 //! Gateway also gets its export guard and lifecycle follower ([`gateway`], contract C7).
 //! docs/daemon.md and docs/aws.md are the manual.
 
+pub mod cli;
 pub mod daemon;
 pub mod gateway;
 pub mod journal;

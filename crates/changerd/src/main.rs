@@ -1,19 +1,9 @@
 //! `changerd [--config FILE]`: serves every library of the configuration (docs/daemon.md).
 
-use std::path::PathBuf;
-
+use changerd::cli::Args;
 use clap::Parser;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
-
-/// The changer daemon: one owner per tape library.
-#[derive(Debug, Parser)]
-#[command(name = "changerd", version, about)]
-struct Args {
-    /// Configuration file [default: /etc/changer/changer.toml].
-    #[arg(long, short = 'c', env = "CHANGER_CONFIG", value_name = "FILE")]
-    config: Option<PathBuf>,
-}
 
 /// Logs to the journal when stderr is connected to it (systemd sets `JOURNAL_STREAM`), else
 /// to stderr.
