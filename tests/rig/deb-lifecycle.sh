@@ -73,10 +73,12 @@ unit=/usr/lib/systemd/system/changerd.service
 key() { sed -n "s/^$1=//p" "$unit" | tail -n 1; }
 exec_start=$(key ExecStart); user=$(key User); group=$(key Group); extra=$(key SupplementaryGroups)
 echo "ExecStart=$exec_start User=$user Group=$group SupplementaryGroups=$extra"
-for d in /var/lib/changer /run/changer /var/log/changer; do
+for d in /var/lib/changer /var/log/changer; do
     install -d -o "$user" -g "$group" -m 0750 "$d"
 done
-chmod 0755 /run/changer
+# The socket's directory is tmpfiles.d's (the postinst ran it): only group changer gets in.
+[ "$(stat -c '%U:%G %a' /run/changer)" = "changer:changer 750" ] ||
+    fail "/run/changer is $(stat -c '%U:%G %a' /run/changer), not changer:changer 750"
 ls -lL "$CHANGER_SG" "$DRIVE0_NST" 2>/dev/null
 [ "$(stat -L -c %G "$CHANGER_SG")" = tape ] || fail "udev did not give $CHANGER_SG to group tape"
 log=$work/changerd.log
